@@ -1,0 +1,71 @@
+"""Services while schools are closed, and the school calendar (closure dates by rite)."""
+
+from __future__ import annotations
+
+from rasa_sdk.events import SlotSet
+
+from actions import formatting as fmt
+from actions.context import Request
+from actions.reply import Answer, button
+from actions.services import list_answer
+from knowledge import KnowledgeBase
+
+TOPIC = "school_closure"
+
+
+def answer(kb: KnowledgeBase, req: Request) -> Answer:
+    if "calendar" in req.kinds:
+        return calendar_answer(kb, req)
+    return list_answer(kb, req)
+
+
+def calendar_answer(kb: KnowledgeBase, req: Request) -> Answer:
+    town = kb.towns.get(req.comune or "")
+    rite = town.rite if town else "ambrosian"
+    year = kb.school_year
+    kind = req.period.closure_kind if req.period else None
+    closures = [c for c in kb.closures if c.rite in ("all", rite)]
+    if kind and kind != "summer":
+        chosen = [c for c in closures if c.kind == kind]
+        lines = [f"- {c.name}: {fmt.day_range(c.start, c.end)}" + (f". {c.notes}" if c.notes else "") for c in chosen]
+        other = [c for c in kb.closures if c.kind == kind and c.rite not in ("all", rite)]
+        head = f"Scuole chiuse {req.period.label} nell'anno {year.id.replace('-', '/')}"
+        head += f" (rito {'ambrosiano' if rite == 'ambrosian' else 'romano'}" + (
+            f", come {fmt.to_place(town.name)})" if town else ", quello di quasi tutti i comuni della zona)"
+        )
+        text = head + ":\n" + "\n".join(lines)
+        if other:
+            text += "\nNei comuni di rito " + ("romano" if rite == "ambrosian" else "ambrosiano") + ": " + "; ".join(
+                fmt.day_range(c.start, c.end) for c in other
+            ) + "."
+    else:
+        lines = [f"- {c.name}: {fmt.day_range(c.start, c.end)}" for c in closures if c.kind != "holiday" or c.start.weekday() < 5]
+        text = (
+            f"Calendario scolastico {year.region} {year.id.replace('-', '/')}:\n"
+            f"- Inizio: {fmt.day(year.start)} (scuola dell'infanzia {fmt.day(year.start_infanzia)})\n"
+            f"- Fine: {fmt.day(year.end)} (scuola dell'infanzia {fmt.day(year.end_infanzia)})\n"
+            + "\n".join(lines)
+        )
+    notes = getattr(year, "notes", None)
+    text += "\n\nOgni scuola chiude anche per il santo patrono e può decidere fino a 3 giorni in più: controlla il calendario della tua scuola."
+    if year.verify:
+        text += " Date calcolate dalle regole regionali, da confermare quando esce il calendario ufficiale."
+    del notes
+    buttons = [
+        button("Servizi durante le vacanze", "ask_holiday_camp"),
+        button("Centri estivi", "ask_summer_camp"),
+    ]
+    return Answer(
+        text=text,
+        buttons=buttons,
+        topic=TOPIC,
+        events=[
+            SlotSet("topic", TOPIC),
+            SlotSet("kind", "calendar"),
+            SlotSet("comune", req.comune),
+            SlotSet("territory", req.territory),
+            SlotSet("period", req.period.encode() if req.period else None),
+            SlotSet("service_ids", []),
+            SlotSet("pending", None),
+        ],
+    )

@@ -1,0 +1,296 @@
+"""Lists of services for a topic, a place, an age and a period: the shared logic behind summer
+camps, nurseries, caregiver support and time-saving services."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from rasa_sdk.events import SlotSet
+
+from actions import formatting as fmt
+from actions.context import AGE_KINDS, Request
+from actions.reply import Answer, button
+from knowledge import KnowledgeBase
+
+PAGE = 3
+SAMPLE_NOTE = "Dati di esempio: verifica sempre con il gestore prima di iscriverti."
+
+
+def kind_label(kb: KnowledgeBase, topic: str | None, kinds: Sequence[str]) -> str:
+    """'centri estivi', 'nidi serali e nidi del sabato'."""
+    names = []
+    for k in kinds:
+        t = kb.topics.get(topic or "")
+        kind = t.kinds.get(k) if t else None
+        if kind is not None:
+            names.append(kind.name.lower())
+    return fmt.join_and(names) or "servizi"
+
+
+def place_label(kb: KnowledgeBase, req: Request) -> str:
+    if req.comune:
+        t = kb.territories.get(req.territory or "")
+        return fmt.to_place(req.comune) + (f" e " + fmt.in_area(t.name) if t else "")
+    if req.territories:
+        names = [kb.territories[t].name for t in req.territories if t in kb.territories]
+        return fmt.join_and([fmt.in_area(n) for n in names])
+    return "in tutti i territori"
+
+
+def search(kb: KnowledgeBase, req: Request, *, use_age: bool = True, use_period: bool = True) -> list:
+    kinds = [k for k in req.kinds if k in _service_kinds(kb, req.topic)]
+    between = (req.period.start, req.period.end) if (use_period and req.period) else None
+    # The child's age narrows services for children; for nurseries only when given with the question
+    # (a parent may ask for the summer camp of one child and the nursery of another).
+    for_children = bool(set(req.kinds) & AGE_KINDS) or (
+        req.age_from_message and bool(set(req.kinds) & {"evening_nursery", "saturday_nursery"})
+    )
+    age = int(req.age) if (use_age and for_children and req.age is not None) else None
+    territories: Sequence[str | None] = req.territories or (None,)
+    found: dict[str, object] = {}
+    for territory in territories:
+        for s in kb.find_services(
+            topic=req.topic,
+            kinds=kinds or None,
+            territory=territory,
+            town=req.comune if territory == req.territory else None,
+            age=age,
+            between=between,
+        ):
+            found.setdefault(s.id, s)
+    today = date.today()
+    current = [s for s in found.values() if s.period.end >= today]
+    return current
+
+
+def _service_kinds(kb: KnowledgeBase, topic: str | None) -> set[str]:
+    t = kb.topics.get(topic or "")
+    return set(t.kinds) if t else set()
+
+
+def ask_town(kb: KnowledgeBase, req: Request) -> Answer:
+    what = kind_label(kb, req.topic, req.kinds)
+    return Answer(
+        text=f"Per cercarti {what} mi serve il comune: in quale comune abiti o lavori?",
+        topic=req.topic,
+        events=_context_events(req) + [SlotSet("pending", "town"), SlotSet("asked", req.asked + ["town"])],
+    )
+
+
+def ask_age(kb: KnowledgeBase, req: Request) -> Answer:
+    buttons = [
+        button("Fino a 5 anni", "inform", age=4),
+        button("6-10 anni", "inform", age=8),
+        button("11-14 anni", "inform", age=12),
+    ]
+    return Answer(
+        text="Quanti anni ha tuo figlio o tua figlia? Così ti mostro solo i servizi adatti.",
+        buttons=buttons,
+        topic=req.topic,
+        events=_context_events(req) + [SlotSet("pending", "age"), SlotSet("asked", req.asked + ["age"])],
+    )
+
+
+def _context_events(req: Request) -> list:
+    return [
+        SlotSet("topic", req.topic),
+        SlotSet("kind", ",".join(req.kinds) if req.kinds else None),
+        SlotSet("comune", req.comune),
+        SlotSet("territory", req.territory),
+        SlotSet("age", req.age),
+        SlotSet("period", req.period.encode() if req.period else None),
+    ]
+
+
+def describe_short(kb: KnowledgeBase, s) -> str:
+    provider = kb.partners.get(s.provider)
+    lines = [f"{s.title}" + (f" ({provider.name})" if provider else "")]
+    lines.append("Quando: " + when(s))
+    if s.ages is not None:
+        lines.append("Età: " + fmt.ages(s.ages.min, s.ages.max))
+    lines.append("Costo: " + s.cost)
+    lines.append("Iscrizioni: " + enrolment(s))
+    return "\n".join(lines)
+
+
+def when(s) -> str:
+    parts = [fmt.day_range(s.period.start, s.period.end)]
+    sched = ", ".join(p for p in (fmt.days(s.schedule.days), fmt.hours(s.schedule.hours)) if p)
+    if sched:
+        parts.append(sched)
+    return "; ".join(parts)
+
+
+def enrolment(s) -> str:
+    text = s.enrolment.how.rstrip(".")
+    if s.enrolment.opens and s.enrolment.opens > date.today():
+        text += f", dal {fmt.day(s.enrolment.opens, weekday=False)}"
+    if s.enrolment.deadline:
+        text += f", entro {fmt.day(s.enrolment.deadline)}"
+    return text + "."
+
+
+def contacts(c) -> str:
+    return ", ".join(x for x in (c.phone and f"tel. {c.phone}", c.email, c.web) if x)
+
+
+def describe_long(kb: KnowledgeBase, s) -> str:
+    provider = kb.partners.get(s.provider)
+    lines = [s.title]
+    if s.description:
+        lines.append(s.description)
+    if provider:
+        lines.append(f"Gestore: {provider.name}")
+    lines.append("Dove: " + where(kb, s))
+    lines.append("Quando: " + when(s))
+    if s.schedule.notes:
+        lines.append("Orari: " + s.schedule.notes)
+    if s.ages is not None:
+        lines.append("Età: " + fmt.ages(s.ages.min, s.ages.max))
+    lines.append("Costo: " + s.cost)
+    lines.append("Iscrizioni: " + enrolment(s))
+    if s.open_to_non_residents is not None:
+        lines.append("Aperto anche ai non residenti." if s.open_to_non_residents else "Solo per i residenti.")
+    lines.append("Contatti: " + contacts(s.contacts))
+    if s.sample:
+        lines.append(SAMPLE_NOTE)
+    return "\n".join(lines)
+
+
+def where(kb: KnowledgeBase, s) -> str:
+    if s.towns:
+        return fmt.join_and(list(s.towns))
+    names = [kb.territories[t].name for t in s.territories if t in kb.territories]
+    return "tutti i comuni del " + fmt.join_and(names)
+
+
+ATTRIBUTE_LINES = {
+    "cost": lambda kb, s: s.cost,
+    "dates": lambda kb, s: fmt.day_range(s.period.start, s.period.end),
+    "hours": lambda kb, s: ", ".join(
+        p for p in (fmt.days(s.schedule.days), fmt.hours(s.schedule.hours), s.schedule.notes) if p
+    ),
+    "enrolment": lambda kb, s: enrolment(s),
+    "ages": lambda kb, s: fmt.ages(s.ages.min, s.ages.max) if s.ages else "per tutte le età",
+    "contacts": lambda kb, s: contacts(s.contacts),
+    "where": lambda kb, s: where(kb, s),
+}
+ATTRIBUTE_INTRO = {
+    "cost": "Ecco quanto costa",
+    "dates": "Ecco le date",
+    "hours": "Ecco giorni e orari",
+    "enrolment": "Ecco come iscriversi",
+    "ages": "Ecco le età",
+    "contacts": "Ecco i contatti",
+    "where": "Ecco dove si svolge",
+}
+
+
+def attribute_answer(kb: KnowledgeBase, req: Request, services: list) -> Answer:
+    attr = req.attribute or "cost"
+    intro = ATTRIBUTE_INTRO[attr] + (":" if len(services) > 1 else f" — {services[0].title}:")
+    if len(services) == 1:
+        text = f"{intro} {ATTRIBUTE_LINES[attr](kb, services[0])}"
+    else:
+        text = intro + "\n" + "\n".join(f"- {s.title}: {ATTRIBUTE_LINES[attr](kb, s)}" for s in services)
+    if any(s.sample for s in services):
+        text += "\n" + SAMPLE_NOTE
+    buttons = [button(f"Dettagli: {s.title}", "show_service", service_id=s.id) for s in services]
+    return Answer(
+        text=text,
+        buttons=buttons,
+        topic=services[0].topic,
+        service_ids=[s.id for s in services],
+        events=[SlotSet("service_ids", [s.id for s in services]), SlotSet("pending", None)],
+    )
+
+
+def detail_answer(kb: KnowledgeBase, s) -> Answer:
+    return Answer(
+        text=describe_long(kb, s),
+        buttons=[button("Parla con una persona", "request_human")],
+        topic=s.topic,
+        service_ids=[s.id],
+        events=[SlotSet("service_ids", [s.id]), SlotSet("topic", s.topic), SlotSet("pending", None)],
+    )
+
+
+def list_answer(kb: KnowledgeBase, req: Request) -> Answer:
+    """The services that fit, asking once for the town (and the age where it matters)."""
+    if not req.territories and "town" not in req.asked:
+        return ask_town(kb, req)
+    if (
+        req.age is None
+        and "age" not in req.asked
+        and set(req.kinds) & AGE_KINDS
+        and len({(s.ages.min, s.ages.max) for s in search(kb, req) if s.ages}) > 1
+    ):
+        return ask_age(kb, req)
+
+    services = search(kb, req)
+    relaxed = []
+    if not services and req.period is not None:
+        services = search(kb, req, use_period=False)
+        relaxed.append(req.period.label)
+    if not services and req.age is not None:
+        services = search(kb, req, use_age=False, use_period=not relaxed)
+        relaxed.append(f"per {int(req.age)} anni")
+    what = kind_label(kb, req.topic, req.kinds)
+    where_ = place_label(kb, req)
+    events = _context_events(req) + [SlotSet("pending", None)]
+    if not services:
+        partner = kb.partner_for(req.topic, req.territory) if req.territory else None
+        text = f"Non ho trovato {what} {where_}."
+        if partner:
+            text += f" Puoi chiedere a {partner.name}: {contacts(partner.contacts)}."
+        return Answer(
+            text=text,
+            buttons=[button("Parla con una persona", "request_human"), button("Cosa sai fare?", "ask_project_info")],
+            topic=req.topic,
+            events=events + [SlotSet("service_ids", []), SlotSet("results", []), SlotSet("shown", 0)],
+        )
+    return page_answer(kb, req, services, 0, relaxed, events)
+
+
+def page_answer(kb: KnowledgeBase, req: Request, services: list, start: int, relaxed: list[str], events: list) -> Answer:
+    page = services[start : start + PAGE]
+    what = kind_label(kb, req.topic, req.kinds)
+    filters = [place_label(kb, req)]
+    if req.age is not None and not any("anni" in r for r in relaxed) and set(req.kinds) & AGE_KINDS:
+        filters.append(f"per {int(req.age)} anni")
+    filters = [", ".join(filters)]
+    if req.period is not None and not any(req.period.label in r for r in relaxed):
+        filters.append(req.period.label)
+    if start:
+        head = f"Altri {what} {' '.join(filters)}:"
+    elif relaxed:
+        head = (
+            f"Non ho trovato {what} {' e '.join(relaxed)}, ma {place_label(kb, req)} ci sono questi:"
+        )
+    else:
+        n = len(services)
+        head = f"Ho trovato {n} {'servizio' if n == 1 else what} {' '.join(filters)}:" if n > 1 else (
+            f"Ho trovato questo servizio {' '.join(filters)}:"
+        )
+    body = "\n\n".join(describe_short(kb, s) for s in page)
+    text = f"{head}\n\n{body}"
+    if any(s.sample for s in page):
+        text += f"\n\n{SAMPLE_NOTE}"
+    buttons = [button(f"Dettagli: {s.title}", "show_service", service_id=s.id) for s in page]
+    remaining = len(services) - (start + len(page))
+    if remaining > 0:
+        buttons.append(button(f"Mostra altri ({remaining})", "show_more"))
+    ids = [s.id for s in page]
+    return Answer(
+        text=text,
+        buttons=buttons,
+        topic=req.topic,
+        service_ids=ids,
+        events=events
+        + [
+            SlotSet("service_ids", ids),
+            SlotSet("results", [s.id for s in services]),
+            SlotSet("shown", float(start + len(page))),
+        ],
+    )

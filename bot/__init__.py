@@ -1,0 +1,1 @@
+"""Concilia gateway: channels (Telegram, web), conversation router, Rasa client, store."""

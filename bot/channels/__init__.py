@@ -1,0 +1,1 @@
+"""Channels: the edges of the gateway (Telegram, web chat). Only here may `telegram` be imported."""

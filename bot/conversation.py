@@ -1,0 +1,338 @@
+"""The conversation router: every inbound message of every channel goes through :meth:`ConversationRouter.handle`.
+
+Order of work for one message:
+
+1. Store it (with its Telegram update id, in the same transaction): an update id already taken in is a
+   duplicate and gets an empty turn, also after a restart. If the database is unreachable the message
+   goes to a bounded in-memory spool, written as soon as the database answers again, and the person is
+   answered all the same.
+2. Rate limit per person; too long or unreadable content; the gateway's own commands (/start, /help, /menu,
+   /privacy, /cancella and the erase confirmation buttons); a shared location becomes the nearest town.
+3. Everything else goes to Rasa under the person's opaque Rasa id. When Rasa is down or slow the person is
+   told so in plain words; nothing is retried behind their back.
+4. The replies are stored with their meta, and returned as a :class:`Turn` whose meta is the last one Rasa
+   sent (every field present, null when unknown).
+
+The router never raises: an unexpected error is logged and answered with the "unavailable" message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot import texts
+from bot.assistant import AssistantAnswer, AssistantUnavailable
+from bot.messages import Inbound, Reply, Turn, normalise_meta
+from bot.ratelimit import RateLimiter
+from bot.store import NewMessage, Store, StoreUnavailable, new_sender_id
+from bot.store.models import utcnow
+from bot.store.spool import Spool
+
+log = logging.getLogger(__name__)
+
+ERASE_CONFIRM_WINDOW = timedelta(minutes=15)
+_CACHE_SIZE = 10_000
+
+
+class Assistant(Protocol):
+    async def send(self, sender_id: str, text: str) -> AssistantAnswer: ...
+
+    async def erase(self, sender_id: str) -> None: ...
+
+
+# (latitude, longitude) -> canonical town name, or None when the place is outside the territories.
+# It may raise when the knowledge base cannot be used.
+TownLocator = Callable[[float, float], "str | None"]
+
+
+@dataclass(frozen=True)
+class _Person:
+    user_id: int | None  # None while the database has not taken the person in yet
+    sender_id: str
+
+
+@dataclass
+class _Outcome:
+    replies: list[Reply]
+    reply_metas: list[dict[str, Any] | None]
+    meta: dict[str, Any] | None = None
+    store_replies: bool = True
+
+
+def _said(*replies: Reply, meta: dict[str, Any] | None = None) -> _Outcome:
+    return _Outcome(list(replies), [None] * len(replies), meta)
+
+
+def _clean(value: str | None, limit: int | None = None) -> str | None:
+    """Text the databases accept: no NUL characters, no lone surrogates."""
+    if value is None:
+        return None
+    value = value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+    return value[:limit] if limit is not None else value
+
+
+class ConversationRouter:
+    def __init__(
+        self,
+        store: Store,
+        assistant: Assistant,
+        *,
+        limiter: RateLimiter | None = None,
+        retention_days: int = 180,
+        locate_town: TownLocator | None = None,
+        spool: Spool | None = None,
+        db_retry_after: float = 2.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.assistant = assistant
+        self.limiter = limiter or RateLimiter(20)
+        self.retention_days = retention_days
+        self.locate_town = locate_town
+        self.spool = spool or Spool()
+        self.db_retry_after = db_retry_after
+        self._clock = clock
+        self._db_down_until = 0.0
+        self._people: OrderedDict[tuple[str, str], _Person] = OrderedDict()
+        self._recent_updates: OrderedDict[int, None] = OrderedDict()
+
+    # --- entry point --------------------------------------------------------------------------------
+
+    async def handle(self, msg: Inbound) -> Turn:
+        msg = replace(
+            msg,
+            user_key=_clean(msg.user_key, 128) or "",
+            text=_clean(msg.text),
+            payload=_clean(msg.payload),
+            first_name=_clean(msg.first_name, 64),
+        )
+        if msg.update_id is not None and self._seen_update(msg.update_id):
+            return Turn()
+        person = await self._take_in(msg)
+        if person is None:
+            return Turn()
+        if msg.update_id is not None:
+            self._remember_update(msg.update_id)
+        try:
+            outcome = await self._answer(msg, person)
+        except Exception:
+            log.exception("unexpected error while answering a %s message", msg.channel)
+            outcome = _said(Reply(texts.UNAVAILABLE))
+        if outcome.store_replies and outcome.replies:
+            await self._store_replies(msg, person, outcome)
+        return Turn(replies=outcome.replies, meta=normalise_meta(outcome.meta))
+
+    async def flush_spool(self) -> int:
+        """Write the messages kept while the database was away (called before each message and by a
+        periodic task of the gateway)."""
+        if not len(self.spool) or not self._db_may_answer():
+            return 0
+        written = await self.spool.flush(self.store)
+        if len(self.spool):
+            self._db_failed()
+        return written
+
+    # --- storing ------------------------------------------------------------------------------------
+
+    async def _take_in(self, msg: Inbound) -> _Person | None:
+        """Store the inbound message; None means a duplicate update."""
+        key = (msg.channel, msg.user_key)
+        cached = self._people.get(key)
+        record = NewMessage(
+            channel=msg.channel,
+            user_key=msg.user_key,
+            direction="in",
+            rasa_sender_id=cached.sender_id if cached else new_sender_id(),
+            text=_stored_text(msg),
+            payload=msg.payload[: texts.MAX_TEXT_CHARS] if msg.payload else None,
+            first_name=msg.first_name,
+            update_id=msg.update_id,
+            created_at=self._clock(),
+        )
+        await self.flush_spool()
+        if not len(self.spool) and self._db_may_answer():
+            try:
+                ref = await self.store.save([record])
+            except StoreUnavailable as exc:
+                log.warning("database unreachable, keeping the message in memory: %s", exc)
+                self._db_failed()
+            except Exception:
+                log.exception("the database refused an inbound message; answering without storing it")
+                return self._cache(key, cached or _Person(None, record.rasa_sender_id))
+            else:
+                if ref is None:
+                    return None
+                return self._cache(key, _Person(ref.id, ref.rasa_sender_id))
+        self.spool.add(record)
+        return self._cache(key, cached or _Person(None, record.rasa_sender_id))
+
+    async def _store_replies(self, msg: Inbound, person: _Person, outcome: _Outcome) -> None:
+        now = self._clock()
+        records = [
+            NewMessage(
+                channel=msg.channel,
+                user_key=msg.user_key,
+                direction="out",
+                rasa_sender_id=person.sender_id,
+                text=reply.text,
+                buttons=[{"title": b.title, "payload": b.payload} for b in reply.buttons] or None,
+                meta=normalise_meta(meta) if meta is not None else None,
+                created_at=now,
+            )
+            for reply, meta in zip(outcome.replies, outcome.reply_metas, strict=True)
+        ]
+        if not len(self.spool) and self._db_may_answer():
+            try:
+                await self.store.save(records)
+                return
+            except StoreUnavailable as exc:
+                log.warning("database unreachable, keeping the replies in memory: %s", exc)
+                self._db_failed()
+            except Exception:
+                log.exception("the database refused the replies; they are not stored")
+                return
+        for record in records:
+            self.spool.add(record)
+
+    def _db_may_answer(self) -> bool:
+        return time.monotonic() >= self._db_down_until
+
+    def _db_failed(self) -> None:
+        self._db_down_until = time.monotonic() + self.db_retry_after
+
+    def _cache(self, key: tuple[str, str], person: _Person) -> _Person:
+        self._people[key] = person
+        self._people.move_to_end(key)
+        while len(self._people) > _CACHE_SIZE:
+            self._people.popitem(last=False)
+        return person
+
+    def _seen_update(self, update_id: int) -> bool:
+        return update_id in self._recent_updates or self.spool.holds_update(update_id)
+
+    def _remember_update(self, update_id: int) -> None:
+        self._recent_updates[update_id] = None
+        while len(self._recent_updates) > _CACHE_SIZE:
+            self._recent_updates.popitem(last=False)
+
+    # --- deciding -----------------------------------------------------------------------------------
+
+    async def _answer(self, msg: Inbound, person: _Person) -> _Outcome:
+        if not self.limiter.allow((msg.channel, msg.user_key)):
+            return _said(Reply(texts.RATE_LIMITED))
+        if msg.unsupported:
+            return _said(Reply(texts.UNSUPPORTED))
+        if len(msg.text or "") > texts.MAX_TEXT_CHARS or len(msg.payload or "") > texts.MAX_TEXT_CHARS:
+            return _said(Reply(texts.TOO_LONG))
+        if msg.command:
+            return await self._command(msg, person)
+        if msg.payload in (texts.ERASE_YES, texts.ERASE_NO):
+            return await self._erase_answer(msg, person)
+        if msg.location is not None:
+            return await self._location(person, *msg.location)
+        to_rasa = msg.payload or (msg.text or "").strip()
+        if not to_rasa:
+            return _said(Reply(texts.EMPTY))
+        return await self._ask_rasa(person, to_rasa)
+
+    async def _ask_rasa(self, person: _Person, text: str) -> _Outcome:
+        try:
+            answer = await self.assistant.send(person.sender_id, text)
+        except AssistantUnavailable as exc:
+            log.warning("Rasa unavailable: %s", exc)
+            return _said(Reply(texts.UNAVAILABLE))
+        if not answer.items:
+            return _said(Reply(texts.NO_ANSWER), meta=answer.meta)
+        return _Outcome(
+            replies=answer.replies,
+            reply_metas=[item.meta for item in answer.items],
+            meta=answer.meta,
+        )
+
+    async def _location(self, person: _Person, lat: float, lon: float) -> _Outcome:
+        if self.locate_town is None:
+            return _said(Reply(texts.LOCATION_UNUSABLE))
+        try:
+            town = await asyncio.to_thread(self.locate_town, lat, lon)
+        except Exception:
+            log.exception("cannot find the town of a location")
+            return _said(Reply(texts.LOCATION_UNUSABLE))
+        if town is None:
+            return _said(Reply(texts.LOCATION_FAR))
+        return await self._ask_rasa(person, "/inform" + json.dumps({"town": town}, ensure_ascii=False))
+
+    async def _command(self, msg: Inbound, person: _Person) -> _Outcome:
+        command = (msg.command or "").lower()
+        if command == "start":
+            await self._privacy_event(person, "notice_shown")
+            welcome = texts.welcome(msg.first_name, self.retention_days)
+            return _said(Reply(welcome, texts.MENU_BUTTONS))
+        if command in ("help", "menu", "aiuto"):
+            return _said(Reply(texts.MENU, texts.MENU_BUTTONS))
+        if command == "privacy":
+            await self._privacy_event(person, "privacy_viewed")
+            return _said(Reply(texts.privacy(self.retention_days)))
+        if command == "cancella":
+            if person.user_id is None or not await self._privacy_event(person, "erase_requested"):
+                return _said(Reply(texts.ERASE_FAILED))
+            return _said(Reply(texts.ERASE_CONFIRM, texts.ERASE_BUTTONS))
+        return _said(Reply(texts.UNKNOWN_COMMAND, texts.MENU_BUTTONS))
+
+    async def _privacy_event(self, person: _Person, kind: str) -> bool:
+        if person.user_id is None:
+            return False
+        try:
+            await self.store.record_privacy_event(person.user_id, kind, self._clock())
+        except Exception as exc:
+            log.warning("privacy event %s not recorded: %s", kind, exc)
+            return False
+        return True
+
+    async def _erase_answer(self, msg: Inbound, person: _Person) -> _Outcome:
+        if msg.payload == texts.ERASE_NO:
+            return _said(Reply(texts.ERASE_KEPT))
+        if person.user_id is None:
+            return _said(Reply(texts.ERASE_FAILED))
+        try:
+            asked = await self.store.erase_requested_since(person.user_id, self._clock() - ERASE_CONFIRM_WINDOW)
+        except Exception as exc:
+            log.warning("cannot check the erase request: %s", exc)
+            return _said(Reply(texts.ERASE_FAILED))
+        if not asked:
+            return _said(Reply(texts.ERASE_EXPIRED))
+        try:
+            await self.assistant.erase(person.sender_id)
+        except AssistantUnavailable as exc:
+            log.warning("Rasa tracker not erased, so nothing is erased: %s", exc)
+            return _said(Reply(texts.ERASE_FAILED))
+        try:
+            await self.store.erase_user(person.user_id)
+        except Exception as exc:
+            log.warning("user rows not erased: %s", exc)
+            return _said(Reply(texts.ERASE_FAILED))
+        key = (msg.channel, msg.user_key)
+        self._people.pop(key, None)
+        self.spool.forget(msg.channel, msg.user_key)
+        log.info("erased a %s user on request", msg.channel)
+        # Not stored: storing the confirmation would bring the person's row back.
+        outcome = _said(Reply(texts.ERASED))
+        outcome.store_replies = False
+        return outcome
+
+
+def _stored_text(msg: Inbound) -> str | None:
+    if msg.command:
+        return "/" + msg.command
+    if msg.location is not None:
+        return "[posizione]"  # the coordinates are not kept: the town Rasa is told is enough
+    if msg.unsupported:
+        return f"[{msg.unsupported[:32]}]"
+    return msg.text[: texts.MAX_TEXT_CHARS] if msg.text is not None else None

@@ -1,0 +1,194 @@
+"""Typed configuration of the gateway, read from the environment and an optional ``.env`` file.
+
+Secrets (``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_WEBHOOK_SECRET``, ``RASA_TOKEN``) are ``SecretStr``: they are
+redacted when the settings are printed and must be unwrapped on purpose with ``get_secret_value()``.
+``RASA_TOKEN`` has no default; placeholder values ("changeme", "your-token-here", ...) are refused with a
+message that says which variable to fix. ``DATABASE_URL`` may hold a password, so it is left out of the repr;
+use :attr:`Settings.database_url_for_logs` when it has to be shown.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///var/concilia.db"
+
+_PLACEHOLDERS = {
+    "changeme",
+    "change-me",
+    "change_me",
+    "changethis",
+    "change-this",
+    "your-token-here",
+    "your_token_here",
+    "yourtokenhere",
+    "your-token",
+    "your_token",
+    "token",
+    "secret",
+    "placeholder",
+    "todo",
+    "xxx",
+    "none",
+    "null",
+    "...",
+}
+# Telegram's secret_token for webhooks: 1-256 characters, only A-Z, a-z, 0-9, _ and -.
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+def is_placeholder(value: str) -> bool:
+    """True for values that were obviously copied from an example instead of being set."""
+    lowered = value.strip().lower()
+    if lowered in _PLACEHOLDERS or set(lowered) <= {"x", "*", "-", "."}:
+        return True
+    return lowered.startswith("<") and lowered.endswith(">") or "your" in lowered and "here" in lowered
+
+
+def _check_secret(name: str, value: SecretStr | None) -> SecretStr | None:
+    if value is None:
+        return None
+    raw = value.get_secret_value()
+    if not raw.strip():
+        return None
+    if is_placeholder(raw):
+        raise ValueError(f"{name} contiene un valore di esempio: metti il valore vero o togli la variabile")
+    if raw != raw.strip() or any(ch.isspace() for ch in raw):
+        raise ValueError(f"{name} contiene spazi: controlla di averlo copiato bene")
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
+    )
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_mode: Literal["polling", "webhook"] = "polling"
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_api_base: str | None = None
+
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
+
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: SecretStr
+    rasa_timeout: float = Field(default=5.0, gt=0, le=120)
+
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+
+    retention_days: int = Field(default=180, ge=1, le=3650)
+    rate_limit_per_minute: int = Field(default=20, ge=1, le=10_000)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("telegram_mode", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _telegram_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return _check_secret("TELEGRAM_BOT_TOKEN", value)
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        value = _check_secret("TELEGRAM_WEBHOOK_SECRET", value)
+        if value is not None and not _WEBHOOK_SECRET.match(value.get_secret_value()):
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_SECRET: da 1 a 256 caratteri, solo lettere, cifre, _ e - (regola di Telegram)"
+            )
+        return value
+
+    @field_validator("rasa_token")
+    @classmethod
+    def _rasa_token(cls, value: SecretStr) -> SecretStr:
+        checked = _check_secret("RASA_TOKEN", value)
+        if checked is None:
+            raise ValueError("RASA_TOKEN è vuoto: `make run` lo genera in var/rasa_token")
+        return checked
+
+    @field_validator("rasa_url", "telegram_api_base", "telegram_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"{value!r} non è un indirizzo http:// o https://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        value = value.strip()
+        # Plain postgres URLs would make SQLAlchemy look for psycopg2; we ship psycopg 3.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        if not (value.startswith("sqlite") or value.startswith("postgresql+")):
+            raise ValueError("DATABASE_URL: usa sqlite:///percorso.db oppure postgresql+psycopg://...")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs(self) -> Settings:
+        if self.telegram_mode == "webhook" and self.telegram_bot_token is not None:
+            missing = [
+                name
+                for name, val in (
+                    ("TELEGRAM_WEBHOOK_URL", self.telegram_webhook_url),
+                    ("TELEGRAM_WEBHOOK_SECRET", self.telegram_webhook_secret),
+                )
+                if val is None
+            ]
+            if missing:
+                raise ValueError(f"con TELEGRAM_MODE=webhook servono anche {' e '.join(missing)}")
+            if self.telegram_webhook_url and not self.telegram_webhook_url.startswith("https://"):
+                raise ValueError("TELEGRAM_WEBHOOK_URL deve essere https:// (Telegram non accetta http)")
+        return self
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None
+
+    @property
+    def database_url_for_logs(self) -> str:
+        """DATABASE_URL with the password hidden."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self.database_url).render_as_string(hide_password=True)
+        except Exception:  # a URL we cannot parse: show only the scheme
+            return self.database_url.split(":", 1)[0] + "://***"
+
+    def secret_values(self) -> list[str]:
+        """Every secret as plain text, for the log filter that redacts them."""
+        out = [
+            s.get_secret_value()
+            for s in (self.telegram_bot_token, self.telegram_webhook_secret, self.rasa_token)
+            if s is not None
+        ]
+        from sqlalchemy.engine import make_url
+
+        try:
+            password = make_url(self.database_url).password
+        except Exception:
+            password = None
+        if password:
+            out.append(str(password))
+        return out

@@ -1,0 +1,25 @@
+"""The gateway's database: models, engine, migrations and queries."""
+
+from bot.store.engine import make_engine
+from bot.store.migrate import upgrade
+from bot.store.repository import (
+    NewMessage,
+    PurgeResult,
+    Store,
+    StoredMessage,
+    StoreUnavailable,
+    UserRef,
+    new_sender_id,
+)
+
+__all__ = [
+    "NewMessage",
+    "PurgeResult",
+    "Store",
+    "StoreUnavailable",
+    "StoredMessage",
+    "UserRef",
+    "make_engine",
+    "new_sender_id",
+    "upgrade",
+]

@@ -1,0 +1,287 @@
+"""Finding towns, ambiti and areas in what people write.
+
+People write town names in lower case, without accents, misspelt ("abbiategrsso"), shortened
+("castano", "s. vittore") or name a whole area ("nell'abbiatense", "zona legnano", "Alto Milanese").
+:class:`PlaceIndex` is built once per knowledge base (``kb.resolve_town``, ``kb.find_place`` and
+``kb.nearest_town`` use it) from the names and aliases in ``territories.yml``.
+
+Exact matches come first. Typos are matched with :mod:`difflib`, more strictly when scanning a whole
+message than when reading one name, and never on ordinary Italian words (a built-in list plus every
+word the knowledge base itself uses in its texts), so "ci sono centri estivi per luglio?" finds nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from difflib import SequenceMatcher, get_close_matches
+from typing import TYPE_CHECKING, Any
+
+from knowledge.model import Place, Town
+from knowledge.text import normalise
+
+if TYPE_CHECKING:
+    from knowledge.model import KnowledgeBase
+
+MAX_WORDS = 4  # longest name looked for, in words
+NAME_CUTOFF = 0.8  # difflib ratio for one name (resolve_town)
+SCAN_CUTOFF = 0.85  # difflib ratio inside a whole message (find_place)
+MIN_FUZZY_CHARS = 5  # shorter words are never matched approximately
+MAX_SCAN_WORDS = 80  # approximate matching looks at the start of long messages only
+
+# Ordinary Italian words that are one or two letters away from a town or area name, and words too
+# common to ever be read as a misspelt place. The knowledge base's own vocabulary is added at run time.
+COMMON_WORDS = frozenset(
+    """
+    a ad al alla alle allo ai agli anche anni anno area bene buongiorno buonasera che chi ci ciao come
+    comune con cosa costa da dal dalla dei del della delle di dove e ed estate fa gli grazie ha ho il in
+    io la le lo ma mese mesi mia mio ne nel nella no non per piu po poi quale quando quanto qui se si sono
+    su sul tra tu un una uno zona san santo santa sant s via villa busto cerro alto
+    """.split()
+)
+
+AREA = "area"
+TERRITORY = "territory"
+TOWN = "town"
+_RANK = {TOWN: 0, TERRITORY: 1, AREA: 2}
+
+
+@dataclass(frozen=True)
+class _Target:
+    kind: str  # town | territory | area
+    town: Town | None = None
+    territories: tuple[str, ...] = ()
+
+    def place(self) -> Place:
+        if self.town is not None:
+            return Place(town=self.town, territory=self.town.territory, territories=(self.town.territory,))
+        if self.kind == TERRITORY:
+            return Place(town=None, territory=self.territories[0], territories=self.territories)
+        return Place(town=None, territory=None, territories=self.territories)
+
+
+@dataclass(frozen=True)
+class _Match:
+    start: int
+    end: int
+    target: _Target
+    exact: bool
+
+
+def _saint_variants(key: str) -> Iterator[str]:
+    """"san vittore olona" -> "s vittore olona" (people abbreviate San, Santo, Santa)."""
+    first, _, rest = key.partition(" ")
+    if rest and first in ("san", "santo", "santa", "sant"):
+        yield f"s {rest}"
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+def _kb_texts(kb: KnowledgeBase) -> Iterator[str]:
+    """Every text of the knowledge base that is not a place name: its ordinary vocabulary."""
+    for topic in kb.topics.values():
+        yield topic.name
+        yield from topic.keywords
+        for kind in topic.kinds.values():
+            yield kind.name
+            yield from kind.keywords
+    for service in kb.services:
+        yield from (service.title, service.cost, service.description, service.enrolment.how, service.period.label)
+        if service.schedule.notes:
+            yield service.schedule.notes
+    for partner in kb.partners.values():
+        yield from (partner.name, partner.role, partner.away_message or "")
+    for closure in kb.closures:
+        yield from (closure.name, closure.notes or "")
+    yield from _strings(kb.welfare)
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in kilometres."""
+    rlat1, rlat2 = math.radians(lat1), math.radians(lat2)
+    dlat = rlat2 - rlat1
+    dlon = math.radians(lon2 - lon1)
+    h = math.sin(dlat / 2) ** 2 + math.cos(rlat1) * math.cos(rlat2) * math.sin(dlon / 2) ** 2
+    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
+
+
+class PlaceIndex:
+    """Names of towns, ambiti and areas, normalised, for one knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.towns = list(kb.towns.values())
+        exact: dict[tuple[str, ...], _Target] = {}
+
+        def add(key: str, target: _Target) -> None:
+            words = tuple(normalise(key).split())
+            if not words:
+                return
+            current = exact.get(words)
+            if current is None or _RANK[target.kind] < _RANK[current.kind]:
+                exact[words] = target
+
+        areas: dict[str, list[str]] = {}
+        for territory in kb.territories.values():
+            target = _Target(TERRITORY, territories=(territory.id,))
+            for key in (territory.id, territory.name, *territory.aliases):
+                add(key, target)
+            if territory.area:
+                areas.setdefault(territory.area, []).append(territory.id)
+        for area, ids in areas.items():
+            target = _Target(AREA, territories=tuple(ids))
+            add(area, target)
+            add(normalise(area).replace(" ", ""), target)  # "altomilanese"
+        self.town_keys: dict[str, Town] = {}
+        for town in self.towns:
+            target = _Target(TOWN, town=town)
+            for key in (town.name, *town.aliases):
+                norm = normalise(key)
+                for variant in (norm, *_saint_variants(norm)):
+                    add(variant, target)
+                    self.town_keys.setdefault(variant, town)
+        self.exact = exact
+        self.by_words: dict[int, list[tuple[str, _Target]]] = {}
+        for words, target in exact.items():
+            self.by_words.setdefault(len(words), []).append((" ".join(words), target))
+        place_words = {word for words in exact for word in words}
+        vocabulary = {word for text in _kb_texts(kb) for word in normalise(text).split()}
+        self.common = (COMMON_WORDS | vocabulary) - place_words
+
+    # -- one name ---------------------------------------------------------------------------------
+
+    def resolve_town(self, text: str) -> Town | None:
+        norm = normalise(text)
+        if not norm:
+            return None
+        town = self.town_keys.get(norm)
+        if town is not None:
+            return town
+        if len(norm) >= MIN_FUZZY_CHARS - 1 and norm not in self.common:
+            close = get_close_matches(norm, list(self.town_keys), n=1, cutoff=NAME_CUTOFF)
+            if close:
+                return self.town_keys[close[0]]
+        place = self.find_place(text)
+        return place.town if place is not None else None
+
+    # -- a whole message --------------------------------------------------------------------------
+
+    def find_place(self, text: str) -> Place | None:
+        words = normalise(text).split()
+        if not words:
+            return None
+        exact = self._exact_matches(words)
+        covered = {i for m in exact for i in range(m.start, m.end)}
+        fuzzy = self._fuzzy_matches(words[:MAX_SCAN_WORDS], covered)
+        best = self._choose(exact, fuzzy)
+        return best.target.place() if best is not None else None
+
+    def _exact_matches(self, words: list[str]) -> list[_Match]:
+        found: list[_Match] = []
+        i = 0
+        while i < len(words):
+            for n in range(min(MAX_WORDS, len(words) - i), 0, -1):
+                target = self.exact.get(tuple(words[i : i + n]))
+                if target is not None:
+                    found.append(_Match(i, i + n, target, exact=True))
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
+    def _fuzzy_matches(self, words: list[str], covered: set[int]) -> list[_Match]:
+        found: list[_Match] = []
+        taken: set[int] = set(covered)
+        for n in range(min(MAX_WORDS, len(words)), 0, -1):
+            candidates = self.by_words.get(n, ())
+            if not candidates:
+                continue
+            for i in range(len(words) - n + 1):
+                span = range(i, i + n)
+                if any(j in taken for j in span):
+                    continue
+                gram = words[i : i + n]
+                if not self._worth_matching(gram):
+                    continue
+                target = self._closest(" ".join(gram), candidates, SCAN_CUTOFF)
+                if target is not None:
+                    found.append(_Match(i, i + n, target, exact=False))
+                    taken.update(span)
+        return found
+
+    def _worth_matching(self, gram: list[str]) -> bool:
+        """Only words that could be a misspelt name: not common words, not too short."""
+        distinctive = [w for w in gram if w not in self.common and not w.isdigit()]
+        return bool(distinctive) and len(max(distinctive, key=len)) >= MIN_FUZZY_CHARS
+
+    @staticmethod
+    def _closest(text: str, candidates: Iterable[tuple[str, _Target]], cutoff: float) -> _Target | None:
+        best: tuple[float, _Target] | None = None
+        length = len(text)
+        matcher = SequenceMatcher(autojunk=False)
+        matcher.set_seq2(text)
+        for key, target in candidates:
+            if key[0] != text[0] or 2 * min(length, len(key)) / (length + len(key)) < cutoff:
+                continue
+            matcher.set_seq1(key)
+            if matcher.real_quick_ratio() < cutoff or matcher.quick_ratio() < cutoff:
+                continue
+            ratio = matcher.ratio()
+            if ratio >= cutoff and (best is None or ratio > best[0]):
+                best = (ratio, target)
+        return best[1] if best is not None else None
+
+    @staticmethod
+    def _choose(exact: list[_Match], fuzzy: list[_Match]) -> _Match | None:
+        """A town beats an area; an exact match beats a typo, unless the typo is a town of the named area."""
+        exact_areas = {t for m in exact if m.target.kind != TOWN for t in m.target.territories}
+
+        def rank(m: _Match) -> tuple[int, int, int]:
+            town = m.target.town
+            if m.exact:
+                tier = 0 if town is not None else 2 + _RANK[m.target.kind]
+            elif town is not None and town.territory in exact_areas:
+                tier = 1
+            else:
+                tier = 5 + _RANK[m.target.kind]
+            return (tier, m.start, -(m.end - m.start))
+
+        matches = exact + fuzzy
+        return min(matches, key=rank) if matches else None
+
+    # -- coordinates ------------------------------------------------------------------------------
+
+    def nearest_town(self, lat: float, lon: float, max_km: float = 10) -> Town | None:
+        best: tuple[float, Town] | None = None
+        for town in self.towns:
+            if town.lat is None or town.lon is None:
+                continue
+            km = haversine_km(lat, lon, town.lat, town.lon)
+            if km <= max_km and (best is None or km < best[0]):
+                best = (km, town)
+        return best[1] if best is not None else None
+
+
+def resolve_town(kb: KnowledgeBase, text: str) -> Town | None:
+    """The town named by ``text`` (one name; typos tolerated), or None."""
+    return kb.resolve_town(text)
+
+
+def find_place(kb: KnowledgeBase, text: str) -> Place | None:
+    """The town, ambito or area a whole message mentions (a town wins over an area), or None."""
+    return kb.find_place(text)
+
+
+def nearest_town(kb: KnowledgeBase, lat: float, lon: float, max_km: float = 10) -> Town | None:
+    """The town whose centre is nearest to (lat, lon), if within ``max_km``."""
+    return kb.nearest_town(lat, lon, max_km)
