@@ -178,23 +178,26 @@ def parse_period(kb: KnowledgeBase, text: str, entities: list[dict[str, Any]], t
 
 
 def parse_place(kb: KnowledgeBase, text: str, entities: list[dict[str, Any]]):
-    """(comune, territory, territories) named in the message, or Nones."""
-    for ent in entities:
-        if ent.get("entity") == "town":
-            town = kb.resolve_town(str(ent.get("value", "")))
-            if town is not None:
-                return town.name, town.territory, (town.territory,)
-    place = kb.find_place(text)
+    """(comune, territory, territories) named in the message, or Nones.
+
+    The knowledge base's own finder reads the whole message first (it knows typos, short forms and
+    which town names are also ordinary words); the model's entities are the fallback."""
+    place = kb.find_place(text) if text else None
     if place is not None:
         if place.town is not None:
             return place.town.name, place.town.territory, (place.town.territory,)
         territories = tuple(place.territories) or ((place.territory,) if place.territory else ())
         return None, place.territory, territories
     for ent in entities:
+        if ent.get("entity") == "town":
+            town = kb.resolve_town(str(ent.get("value", "")))
+            if town is not None:
+                return town.name, town.territory, (town.territory,)
         if ent.get("entity") == "territory":
             place = kb.find_place(str(ent.get("value", "")))
-            if place is not None and place.territory:
-                return None, place.territory, (place.territory,)
+            if place is not None and (place.territory or place.territories):
+                territories = tuple(place.territories) or (place.territory,)
+                return None, place.territory, territories
     return None, None, ()
 
 

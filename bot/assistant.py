@@ -148,7 +148,9 @@ class RasaClient:
 
     async def erase(self, sender_id: str) -> None:
         """Replace the conversation's tracker with no events: Rasa forgets what it was told."""
-        path = f"/conversations/{quote(sender_id, safe='')}/tracker/events?token={quote(self._token, safe='')}"
+        path = (
+            f"/conversations/{quote(sender_id, safe='')}/tracker/events?token={quote(self._token, safe='')}"
+        )
         await self._request("PUT", path, json=[])
 
     async def ping(self) -> bool:

@@ -13,8 +13,12 @@ def main(argv: list[str] | None = None) -> int:
     kb = sub.add_parser("kb", help="knowledge base tools")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     check = kb_sub.add_parser("check", help="validate the knowledge base")
-    check.add_argument("path", nargs="?", default=None, help="knowledge data folder (default: the bundled one)")
-    lookups = kb_sub.add_parser("lookups", help="write the Rasa lookup tables generated from the knowledge base")
+    check.add_argument(
+        "path", nargs="?", default=None, help="knowledge data folder (default: the bundled one)"
+    )
+    lookups = kb_sub.add_parser(
+        "lookups", help="write the Rasa lookup tables generated from the knowledge base"
+    )
     lookups.add_argument("--out", default="nlu/data/generated_lookups.yml")
 
     sub.add_parser("run", help="start the gateway (Telegram and web chat)")

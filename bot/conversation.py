@@ -1,4 +1,5 @@
-"""The conversation router: every inbound message of every channel goes through :meth:`ConversationRouter.handle`.
+"""The conversation router: every inbound message of every channel goes through
+:meth:`ConversationRouter.handle`.
 
 Order of work for one message:
 
@@ -94,10 +95,10 @@ class ConversationRouter:
     ) -> None:
         self.store = store
         self.assistant = assistant
-        self.limiter = limiter or RateLimiter(20)
+        self.limiter = limiter if limiter is not None else RateLimiter(20)
         self.retention_days = retention_days
         self.locate_town = locate_town
-        self.spool = spool or Spool()
+        self.spool = spool if spool is not None else Spool()
         self.db_retry_after = db_retry_after
         self._clock = clock
         self._db_down_until = 0.0
@@ -302,7 +303,9 @@ class ConversationRouter:
         if person.user_id is None:
             return _said(Reply(texts.ERASE_FAILED))
         try:
-            asked = await self.store.erase_requested_since(person.user_id, self._clock() - ERASE_CONFIRM_WINDOW)
+            asked = await self.store.erase_requested_since(
+                person.user_id, self._clock() - ERASE_CONFIRM_WINDOW
+            )
         except Exception as exc:
             log.warning("cannot check the erase request: %s", exc)
             return _said(Reply(texts.ERASE_FAILED))

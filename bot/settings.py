@@ -3,8 +3,8 @@
 Secrets (``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_WEBHOOK_SECRET``, ``RASA_TOKEN``) are ``SecretStr``: they are
 redacted when the settings are printed and must be unwrapped on purpose with ``get_secret_value()``.
 ``RASA_TOKEN`` has no default; placeholder values ("changeme", "your-token-here", ...) are refused with a
-message that says which variable to fix. ``DATABASE_URL`` may hold a password, so it is left out of the repr;
-use :attr:`Settings.database_url_for_logs` when it has to be shown.
+message that says which variable to fix. ``DATABASE_URL`` may hold a password, so it is left out of the repr and
+dumped with the password hidden; :attr:`Settings.database_url_for_logs` is the form to show.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/concilia.db"
@@ -69,6 +69,7 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         env_ignore_empty=True,
+        hide_input_in_errors=True,
     )
 
     telegram_bot_token: SecretStr | None = None
@@ -76,6 +77,9 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_api_base: str | None = None
+    # where the webhook listener binds, behind the reverse proxy that TELEGRAM_WEBHOOK_URL points to
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: int = Field(default=8443, ge=1, le=65535)
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
 
@@ -111,7 +115,8 @@ class Settings(BaseSettings):
         value = _check_secret("TELEGRAM_WEBHOOK_SECRET", value)
         if value is not None and not _WEBHOOK_SECRET.match(value.get_secret_value()):
             raise ValueError(
-                "TELEGRAM_WEBHOOK_SECRET: da 1 a 256 caratteri, solo lettere, cifre, _ e - (regola di Telegram)"
+                "TELEGRAM_WEBHOOK_SECRET: da 1 a 256 caratteri, solo lettere, cifre, _ e - "
+                "(regola di Telegram)"
             )
         return value
 
@@ -144,6 +149,10 @@ class Settings(BaseSettings):
         if not (value.startswith("sqlite") or value.startswith("postgresql+")):
             raise ValueError("DATABASE_URL: usa sqlite:///percorso.db oppure postgresql+psycopg://...")
         return value
+
+    @field_serializer("database_url")
+    def _hide_password(self, value: str) -> str:
+        return self.database_url_for_logs
 
     @model_validator(mode="after")
     def _webhook_needs(self) -> Settings:

@@ -26,7 +26,8 @@ ERASE_BUTTONS = (Button("Sì", ERASE_YES), Button("No", ERASE_NO))
 def welcome(first_name: str | None, retention_days: int) -> str:
     hello = f"Ciao {first_name}!" if first_name else "Ciao!"
     return (
-        f"{hello} Sono Concilia, l'assistente per conciliare famiglia e lavoro nei comuni a ovest di Milano.\n"
+        f"{hello} Sono Concilia, l'assistente per conciliare famiglia e lavoro "
+        "nei comuni a ovest di Milano.\n"
         "Chiedimi di centri estivi, nidi serali e del sabato, aiuti per chi assiste un familiare "
         "e welfare aziendale.\n\n"
         f"Privacy: conservo i tuoi messaggi per {retention_days} giorni, solo per risponderti. "
@@ -65,9 +66,13 @@ ERASE_FAILED = (
 )
 
 UNSUPPORTED = "Mi dispiace, posso leggere solo messaggi di testo. Scrivimi la tua domanda con parole tue."
-TOO_LONG = "Il messaggio è troppo lungo per me: scrivimi la domanda in poche righe (al massimo 4.096 caratteri)."
+TOO_LONG = (
+    "Il messaggio è troppo lungo per me: scrivimi la domanda in poche righe (al massimo 4.096 caratteri)."
+)
 EMPTY = "Scrivimi pure la tua domanda."
-RATE_LIMITED = "Rallenta un attimo, per favore: mi stai mandando troppi messaggi. Aspetta un minuto e riscrivimi."
+RATE_LIMITED = (
+    "Rallenta un attimo, per favore: mi stai mandando troppi messaggi. Aspetta un minuto e riscrivimi."
+)
 UNAVAILABLE = "L'assistente non è disponibile in questo momento. Riprova tra poco."
 NO_ANSWER = "Scusa, non ho una risposta. Prova a scrivere la domanda in un altro modo."
 UNKNOWN_COMMAND = "Non conosco questo comando. " + MENU

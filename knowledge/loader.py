@@ -119,7 +119,11 @@ class KnowledgeHolder:
             )
             return False
         except OSError as exc:
-            log.warning("knowledge base at %s could not be read (%s); still using the previous version", self.path, exc)
+            log.warning(
+                "knowledge base at %s could not be read (%s); still using the previous version",
+                self.path,
+                exc,
+            )
             self._signature = None  # try again next time
             return False
         self._kb = kb

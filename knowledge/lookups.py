@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from knowledge.model import KnowledgeBase
-from knowledge.places import _saint_variants
+from knowledge.places import saint_variants
 from knowledge.text import normalise
 
 HEADER = (
@@ -23,7 +23,7 @@ def _variants(names: Iterable[str]) -> Iterator[str]:
         yield name
         yield name.lower()
         yield norm
-        yield from _saint_variants(norm)
+        yield from saint_variants(norm)
 
 
 def _unique(values: Iterable[str]) -> list[str]:

@@ -8,6 +8,7 @@ People write town names in lower case, without accents, misspelt ("abbiategrsso"
 Exact matches come first. Typos are matched with :mod:`difflib`, more strictly when scanning a whole
 message than when reading one name, and never on ordinary Italian words (a built-in list plus every
 word the knowledge base itself uses in its texts), so "ci sono centri estivi per luglio?" finds nothing.
+Names that are also ordinary words ("abbiate", "zelo") need a capital letter or a preposition.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher, get_close_matches
 from typing import TYPE_CHECKING, Any
 
+from knowledge.common_words import AMBIGUOUS_NAMES, FUNCTION_WORDS, NEAR_NAMES
 from knowledge.model import Place, Town
-from knowledge.text import normalise
+from knowledge.text import cased_words, normalise
 
 if TYPE_CHECKING:
     from knowledge.model import KnowledgeBase
@@ -30,16 +32,7 @@ SCAN_CUTOFF = 0.85  # difflib ratio inside a whole message (find_place)
 MIN_FUZZY_CHARS = 5  # shorter words are never matched approximately
 MAX_SCAN_WORDS = 80  # approximate matching looks at the start of long messages only
 
-# Ordinary Italian words that are one or two letters away from a town or area name, and words too
-# common to ever be read as a misspelt place. The knowledge base's own vocabulary is added at run time.
-COMMON_WORDS = frozenset(
-    """
-    a ad al alla alle allo ai agli anche anni anno area bene buongiorno buonasera che chi ci ciao come
-    comune con cosa costa da dal dalla dei del della delle di dove e ed estate fa gli grazie ha ho il in
-    io la le lo ma mese mesi mia mio ne nel nella no non per piu po poi quale quando quanto qui se si sono
-    su sul tra tu un una uno zona san santo santa sant s via villa busto cerro alto
-    """.split()
-)
+PLACE_PREPOSITIONS = frozenset({"a", "ad", "di", "da", "in", "zona", "comune", "paese"})
 
 AREA = "area"
 TERRITORY = "territory"
@@ -69,8 +62,8 @@ class _Match:
     exact: bool
 
 
-def _saint_variants(key: str) -> Iterator[str]:
-    """"san vittore olona" -> "s vittore olona" (people abbreviate San, Santo, Santa)."""
+def saint_variants(key: str) -> Iterator[str]:
+    """ "san vittore olona" -> "s vittore olona" (people abbreviate San, Santo, Santa)."""
     first, _, rest = key.partition(" ")
     if rest and first in ("san", "santo", "santa", "sant"):
         yield f"s {rest}"
@@ -96,7 +89,13 @@ def _kb_texts(kb: KnowledgeBase) -> Iterator[str]:
             yield kind.name
             yield from kind.keywords
     for service in kb.services:
-        yield from (service.title, service.cost, service.description, service.enrolment.how, service.period.label)
+        yield from (
+            service.title,
+            service.cost,
+            service.description,
+            service.enrolment.how,
+            service.period.label,
+        )
         if service.schedule.notes:
             yield service.schedule.notes
     for partner in kb.partners.values():
@@ -140,22 +139,24 @@ class PlaceIndex:
         for area, ids in areas.items():
             target = _Target(AREA, territories=tuple(ids))
             add(area, target)
-            add(normalise(area).replace(" ", ""), target)  # "altomilanese"
         self.town_keys: dict[str, Town] = {}
         for town in self.towns:
             target = _Target(TOWN, town=town)
             for key in (town.name, *town.aliases):
                 norm = normalise(key)
-                for variant in (norm, *_saint_variants(norm)):
+                for variant in (norm, *saint_variants(norm)):
                     add(variant, target)
                     self.town_keys.setdefault(variant, town)
+        for words, target in list(exact.items()):
+            if len(words) > 1:  # "sangiorgio", "castanoprimo": people also run the words together
+                exact.setdefault(("".join(words),), target)
         self.exact = exact
         self.by_words: dict[int, list[tuple[str, _Target]]] = {}
         for words, target in exact.items():
             self.by_words.setdefault(len(words), []).append((" ".join(words), target))
         place_words = {word for words in exact for word in words}
         vocabulary = {word for text in _kb_texts(kb) for word in normalise(text).split()}
-        self.common = (COMMON_WORDS | vocabulary) - place_words
+        self.common = (FUNCTION_WORDS | NEAR_NAMES | vocabulary) - place_words
 
     # -- one name ---------------------------------------------------------------------------------
 
@@ -179,22 +180,28 @@ class PlaceIndex:
         words = normalise(text).split()
         if not words:
             return None
-        exact = self._exact_matches(words)
+        exact = self._exact_matches(words, cased_words(text))
         covered = {i for m in exact for i in range(m.start, m.end)}
         fuzzy = self._fuzzy_matches(words[:MAX_SCAN_WORDS], covered)
         best = self._choose(exact, fuzzy)
         return best.target.place() if best is not None else None
 
-    def _exact_matches(self, words: list[str]) -> list[_Match]:
+    def _exact_matches(self, words: list[str], cased: list[str]) -> list[_Match]:
         found: list[_Match] = []
         i = 0
         while i < len(words):
             for n in range(min(MAX_WORDS, len(words) - i), 0, -1):
                 target = self.exact.get(tuple(words[i : i + n]))
-                if target is not None:
-                    found.append(_Match(i, i + n, target, exact=True))
-                    i += n
-                    break
+                if target is None:
+                    continue
+                if n == 1 and words[i] in AMBIGUOUS_NAMES and len(words) > 1:
+                    capital = len(cased) == len(words) and cased[i][:1].isupper()
+                    after_preposition = i > 0 and words[i - 1] in PLACE_PREPOSITIONS
+                    if not (capital or after_preposition):
+                        continue
+                found.append(_Match(i, i + n, target, exact=True))
+                i += n
+                break
             else:
                 i += 1
         return found
@@ -211,7 +218,7 @@ class PlaceIndex:
                 if any(j in taken for j in span):
                     continue
                 gram = words[i : i + n]
-                if not self._worth_matching(gram):
+                if tuple(gram) in self.exact or not self._worth_matching(gram):  # exact: left out on purpose
                     continue
                 target = self._closest(" ".join(gram), candidates, SCAN_CUTOFF)
                 if target is not None:

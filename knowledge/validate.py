@@ -41,7 +41,7 @@ from knowledge.model import (
 from knowledge.text import normalise
 from knowledge.yamlio import InvalidDate, LineDict, LineList, parse, plain
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data"
+DEFAULT_DATA_DIR = Path(__file__).parent / "data"  # no I/O at import: __file__ is absolute
 
 # file (relative to the data folder) -> its top-level keys, all required
 SINGLE_FILES: dict[str, tuple[str, ...]] = {
@@ -267,7 +267,9 @@ class _Checker:
         for key in data:
             if key not in keys:
                 expected = ", ".join(f"'{k}'" for k in keys)
-                self.report(src, data.line_of(key), str(key), f"wrong top-level key '{key}' (expected {expected})")
+                self.report(
+                    src, data.line_of(key), str(key), f"wrong top-level key '{key}' (expected {expected})"
+                )
         for key in keys:
             if key not in data:
                 self.report(src, 1, key, "missing top-level key")
@@ -309,7 +311,10 @@ class _Checker:
         territory_keys: dict[str, tuple[str, int]] = {}  # normalised territory name/alias -> (id, line)
         for item, _line, index in self._top_list(src, "territories"):
             rec = self._record(
-                src, f"territories[{self._name(item, 'id', index)}]", item, ("id", "name", "area", "aliases", "towns")
+                src,
+                f"territories[{self._name(item, 'id', index)}]",
+                item,
+                ("id", "name", "area", "aliases", "towns"),
             )
             before = self.error_count
             tid = rec.ident("id", SNAKE_ID)
@@ -332,18 +337,19 @@ class _Checker:
                     rec.err("aliases", f"'{key}' also names territory '{other[0]}' (line {other[1]})", line)
                 territory_keys.setdefault(norm, (tid, line))
             towns: list[str] = []
-            for town_item, town_line, town_index in rec.maps("towns", required=True, non_empty=True):
-                town = self._town(src, rec, town_item, town_index, tid, town_lines, key_owner)
+            for town_item, _town_line, town_index in rec.maps("towns", required=True, non_empty=True):
+                town_name, town = self._town(src, rec, town_item, town_index, tid, town_lines, key_owner)
+                if town_name is not None and tid is not None:
+                    self.town_names.setdefault(town_name, tid)  # known even when the entry has errors
                 if town is not None:
                     towns.append(town.name)
                     self.result.towns[town.name] = town
-                    self.town_names[town.name] = town.territory
             if tid is not None and self.error_count == before:
                 self.result.territories[tid] = Territory(
                     id=tid, name=name or tid, area=area, aliases=aliases, towns=tuple(towns)
                 )
-        for norm, (town, _line) in key_owner.items():
-            self.town_keys[norm] = town
+        for norm, (town_name, _line) in key_owner.items():
+            self.town_keys[norm] = town_name
 
     def _town(
         self,
@@ -354,7 +360,7 @@ class _Checker:
         tid: str | None,
         town_lines: dict[str, tuple[str, int]],
         key_owner: dict[str, tuple[str, int]],
-    ) -> Town | None:
+    ) -> tuple[str | None, Town | None]:
         rec = self._record(
             src,
             f"{parent.where}.towns[{self._name(item, 'name', index)}]",
@@ -393,8 +399,8 @@ class _Checker:
                     elif owner is None:
                         key_owner[knorm] = (name, line)
         if self.error_count > before or name is None or tid is None or rite is None:
-            return None
-        return Town(
+            return name, None
+        return name, Town(
             name=name,
             territory=tid,
             aliases=aliases,
@@ -413,7 +419,9 @@ class _Checker:
         kind_lines: dict[str, tuple[str, int]] = {}
         topic_lines: dict[str, int] = {}
         for item, _line, index in self._top_list(src, "topics"):
-            rec = self._record(src, f"topics[{self._name(item, 'id', index)}]", item, ("id", "name", "keywords", "kinds"))
+            rec = self._record(
+                src, f"topics[{self._name(item, 'id', index)}]", item, ("id", "name", "keywords", "kinds")
+            )
             before = self.error_count
             tid = rec.ident("id", SNAKE_ID)
             if tid is not None:
@@ -440,7 +448,9 @@ class _Checker:
                     continue
                 if kid in kind_lines:
                     other_topic, other_line = kind_lines[kid]
-                    krec.err("id", f"duplicate kind id '{kid}' (also in topic '{other_topic}', line {other_line})")
+                    krec.err(
+                        "id", f"duplicate kind id '{kid}' (also in topic '{other_topic}', line {other_line})"
+                    )
                     continue
                 kind_lines[kid] = (tid or "?", krec.line("id"))
                 if tid is not None:
@@ -502,7 +512,7 @@ class _Checker:
             holidays = rec.dates("holidays", required=False)
             away = rec.text("away_message", required=False)
             sample = rec.boolean("sample", required=True)
-            reviewed = rec.date("last_reviewed")
+            reviewed = rec.date_field("last_reviewed")
             if pid is not None:
                 self.partner_cover[pid] = (set(topics or ()), set(territories or ()))
             if pid is not None and self.error_count == before:
@@ -640,7 +650,7 @@ class _Checker:
         description = rec.text("description", required=False)
         sample = rec.boolean("sample", required=True)
         verify = rec.boolean("verify", default=False)
-        reviewed = rec.date("last_reviewed")
+        reviewed = rec.date_field("last_reviewed")
 
         if provider is not None and self.partner_cover is not None and provider in self.partner_cover:
             covered_topics, covered_territories = self.partner_cover[provider]
@@ -652,7 +662,13 @@ class _Checker:
         if period is not None and period.end < self.today:
             rec.warn("period", f"expired: the period ended on {period.end.isoformat()}", rec.line("period"))
 
-        if self.error_count > before or sid is None or period is None or schedule is None or enrolment is None:
+        if (
+            self.error_count > before
+            or sid is None
+            or period is None
+            or schedule is None
+            or enrolment is None
+        ):
             return None
         return Service(
             id=sid,
@@ -689,10 +705,9 @@ class _Checker:
                 rec.err("towns", f"unknown town '{value}'{hint}", line)
             elif territories and self.town_names[value] not in territories:
                 listed = ", ".join(territories)
+                home = self.town_names[value]
                 rec.err(
-                    "towns",
-                    f"town '{value}' is in territory '{self.town_names[value]}', not in the service's ({listed})",
-                    line,
+                    "towns", f"town '{value}' is in territory '{home}', not in the service's ({listed})", line
                 )
         return tuple(names)
 
@@ -716,8 +731,8 @@ class _Checker:
         if prec is None:
             return None
         label = prec.text("label", required=False)
-        start = prec.date("start")
-        end = prec.date("end")
+        start = prec.date_field("start")
+        end = prec.date_field("end")
         if start is not None and end is not None and end < start:
             prec.err("end", f"end {end.isoformat()} is before start {start.isoformat()}")
         closed: list[date] = []
@@ -766,8 +781,8 @@ class _Checker:
         if erec is None:
             return None
         how = erec.text("how")
-        opens = erec.date("opens", required=False)
-        deadline = erec.date("deadline", required=False)
+        opens = erec.date_field("opens", required=False)
+        deadline = erec.date_field("deadline", required=False)
         if opens is not None and deadline is not None and opens > deadline:
             erec.err("opens", f"opens {opens.isoformat()} is after deadline {deadline.isoformat()}")
         return Enrolment(how=how or "", opens=opens, deadline=deadline)
@@ -781,7 +796,12 @@ class _Checker:
         if "school_year" in data:
             value = data["school_year"]
             if not isinstance(value, LineDict):
-                self.report(src, data.line_of("school_year"), "school_year", f"expected a mapping, got {_describe(value)}")
+                self.report(
+                    src,
+                    data.line_of("school_year"),
+                    "school_year",
+                    f"expected a mapping, got {_describe(value)}",
+                )
             else:
                 self._school_year(src, value)
         seen: dict[str, int] = {}
@@ -801,8 +821,8 @@ class _Checker:
                     seen[cid] = rec.line("id")
             name = rec.text("name")
             kind = rec.enum("kind", CLOSURE_KINDS)
-            start = rec.date("start")
-            end = rec.date("end")
+            start = rec.date_field("start")
+            end = rec.date_field("end")
             if start is not None and end is not None and end < start:
                 rec.err("end", f"end {end.isoformat()} is before start {start.isoformat()}")
             rite = rec.enum("rite", CLOSURE_RITES, required=False) or "all"
@@ -811,7 +831,14 @@ class _Checker:
             if self.error_count == before and cid and name and kind and start and end:
                 self.result.closures.append(
                     Closure(
-                        id=cid, name=name, kind=kind, start=start, end=end, rite=rite, notes=notes, verify=bool(verify)
+                        id=cid,
+                        name=name,
+                        kind=kind,
+                        start=start,
+                        end=end,
+                        rite=rite,
+                        notes=notes,
+                        verify=bool(verify),
                     )
                 )
 
@@ -827,18 +854,29 @@ class _Checker:
         sy_id = str(raw_id) if isinstance(raw_id, int) and not isinstance(raw_id, bool) else rec.text("id")
         region = rec.text("region")
         source = rec.text("source")
-        start = rec.date("start")
-        start_inf = rec.date("start_infanzia")
-        end = rec.date("end")
-        end_inf = rec.date("end_infanzia")
+        start = rec.date_field("start")
+        start_inf = rec.date_field("start_infanzia")
+        end = rec.date_field("end")
+        end_inf = rec.date_field("end_infanzia")
         verify = rec.boolean("verify", default=False)
         for first_key, first, last_key, last in (
             ("start", start, "end", end),
             ("start_infanzia", start_inf, "end_infanzia", end_inf),
         ):
             if first is not None and last is not None and last <= first:
-                rec.err(last_key, f"{last_key} {last.isoformat()} is not after {first_key} {first.isoformat()}")
-        if self.error_count == before and sy_id and region and source and start and start_inf and end and end_inf:
+                rec.err(
+                    last_key, f"{last_key} {last.isoformat()} is not after {first_key} {first.isoformat()}"
+                )
+        if (
+            self.error_count == before
+            and sy_id
+            and region
+            and source
+            and start
+            and start_inf
+            and end
+            and end_inf
+        ):
             self.result.school_year = SchoolYear(
                 id=sy_id,
                 region=region,
@@ -857,7 +895,9 @@ class _Checker:
             return
         data = src.data["welfare"]
         if not isinstance(data, LineDict):
-            self.report(src, src.data.line_of("welfare"), "welfare", f"expected a mapping, got {_describe(data)}")
+            self.report(
+                src, src.data.line_of("welfare"), "welfare", f"expected a mapping, got {_describe(data)}"
+            )
             return
         rec = self._record(src, "welfare", data, None)
         for key in ("thresholds", "benefits"):
@@ -949,7 +989,11 @@ class _Rec:
         if value is None:
             return None
         if not pattern.match(value):
-            style = "lower case, digits and dashes" if pattern is DASHED_ID else "lower case, digits and underscores"
+            style = (
+                "lower case, digits and dashes"
+                if pattern is DASHED_ID
+                else "lower case, digits and underscores"
+            )
             self.err(key, f"'{value}' is not a valid id (use {style})")
             return None
         return value
@@ -1012,7 +1056,7 @@ class _Rec:
         self._wrong(key, "a date (YYYY-MM-DD)", value, line)
         return None
 
-    def date(self, key: str, required: bool = True) -> date | None:
+    def date_field(self, key: str, required: bool = True) -> date | None:
         value = self._get(key, required)
         if value is None:
             return None
@@ -1067,7 +1111,9 @@ class _Rec:
             return None
         return tuple(sorted(d for d, _ in self.date_items(key, required)))
 
-    def maps(self, key: str, required: bool = False, non_empty: bool = False) -> Iterator[tuple[LineDict, int, int]]:
+    def maps(
+        self, key: str, required: bool = False, non_empty: bool = False
+    ) -> Iterator[tuple[LineDict, int, int]]:
         """(mapping, line, index) for each item of a list of mappings; other items are reported."""
         items = self._list(key, required, non_empty)
         if items is None:

@@ -50,7 +50,11 @@ class InvalidDate(str):
     __slots__ = ()
 
 
-class LineLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (several times faster), else the pure-Python one
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     """SafeLoader that keeps line numbers (see the module docstring)."""
 
 
@@ -85,7 +89,7 @@ def _construct_seq(loader: LineLoader, node: yaml.SequenceNode) -> Iterator[Line
 
 def _construct_timestamp(loader: LineLoader, node: yaml.ScalarNode) -> Any:
     try:
-        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
     except (ValueError, TypeError, AttributeError):
         return InvalidDate(loader.construct_scalar(node))
 

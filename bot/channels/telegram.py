@@ -151,6 +151,17 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         """Nothing to free."""
 
 
+class PrivateCallbackQueryHandler(CallbackQueryHandler):
+    """Button presses in private chats only: presses in groups are left to the operators' handlers."""
+
+    def check_update(self, update: object) -> bool | object | None:
+        if isinstance(update, Update) and update.callback_query is not None:
+            message = update.callback_query.message
+            if message is not None and message.chat.type != "private":
+                return False
+        return super().check_update(update)
+
+
 class _Typing:
     """Shows "typing…" in a chat until stopped; the first action is always sent, before any answer."""
 
@@ -251,7 +262,7 @@ class TelegramChannel:
         app.add_handler(MessageHandler(private & filters.TEXT, self._on_text))
         app.add_handler(MessageHandler(private & filters.LOCATION, self._on_location))
         app.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, self._on_unsupported))
-        app.add_handler(CallbackQueryHandler(self._on_callback))
+        app.add_handler(PrivateCallbackQueryHandler(self._on_callback))
         app.add_error_handler(self._on_error)
 
     @property
@@ -399,8 +410,6 @@ class TelegramChannel:
         if query is None:
             return
         chat = query.message.chat if query.message is not None else None
-        if chat is not None and chat.type != "private":
-            return  # buttons in groups belong to the operators' side
         chat_id = chat.id if chat is not None else query.from_user.id
         try:
             await query.answer()  # stops the little clock on the button

@@ -22,7 +22,7 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database behind ``engine`` to ``revision`` (blocking; call it in a thread from async code)."""
+    """Bring the database behind ``engine`` to ``revision`` (blocking: from async code, use a thread)."""
     cfg = alembic_config()
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection

@@ -127,7 +127,11 @@ class Store:
                     # Two writers created the same user or update id at once: look again.
                     session.rollback()
                     first = records[0] if records else None
-                    if first and first.update_id is not None and session.get(ProcessedUpdate, first.update_id):
+                    if (
+                        first
+                        and first.update_id is not None
+                        and session.get(ProcessedUpdate, first.update_id)
+                    ):
                         return None
                     if attempt == 2:
                         raise
@@ -268,7 +272,9 @@ class Store:
                     select(Message).where(Message.user_id == user_id).order_by(Message.created_at, Message.id)
                 ).all()
                 return [
-                    StoredMessage(m.id, m.direction, m.text, m.payload, m.buttons, m.meta, m.created_at, m.purged)
+                    StoredMessage(
+                        m.id, m.direction, m.text, m.payload, m.buttons, m.meta, m.created_at, m.purged
+                    )
                     for m in rows
                 ]
 

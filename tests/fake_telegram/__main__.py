@@ -11,8 +11,12 @@ import signal
 from tests.fake_telegram.server import FakeTelegramServer
 
 
-async def _serve(host: str, port: int, token: str | None, first_update_id: int | None) -> None:
-    server = FakeTelegramServer(token=token, first_update_id=first_update_id)
+async def _serve(
+    host: str, port: int, token: str | None, first_update_id: int | None, group_limit: int | None
+) -> None:
+    server = FakeTelegramServer(
+        token=token, first_update_id=first_update_id, group_messages_per_minute=group_limit
+    )
     base = await server.start(host, port)
     print(f"fake Telegram Bot API on {base} (PTB base_url: {server.api_base})", flush=True)
     stop = asyncio.Event()
@@ -32,10 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default=None, help="accept only this bot token (default: any)")
     parser.add_argument("--first-update-id", type=int, default=None, help="default: grows with the clock")
+    parser.add_argument(
+        "--group-limit", type=int, default=None, help="flood control: messages a minute per group (e.g. 20)"
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
-    asyncio.run(_serve(args.host, args.port, args.token, args.first_update_id))
+    asyncio.run(_serve(args.host, args.port, args.token, args.first_update_id, args.group_limit))
     return 0
 
 

@@ -12,7 +12,10 @@ What it models, as Telegram does it:
   parsing, strict HTML, inline buttons with 1–64 bytes of ``callback_data``, forum topics that exist;
 * errors are ``ApiError(status, description, retry_after)``; the test can make the next N calls of a
   method fail with 429 (flood control, ``retry_after``) or 5xx (a gateway error page, as Telegram's nginx
-  answers), or be slow.
+  answers), or be slow; with ``group_messages_per_minute`` set, groups get Telegram's flood control
+  (429 with ``retry_after`` past that many messages a minute);
+* forum supergroups: createForumTopic / editForumTopic / closeForumTopic / reopenForumTopic /
+  deleteForumTopic, messages with ``message_thread_id``, copyMessage between chats.
 
 Adding a Bot API method: write ``async def api_<methodname>(self, p)`` (``p`` has coerced parameters)
 returning the ``result``; the name is matched case-insensitively, like Telegram does.
@@ -207,8 +210,15 @@ def _first_update_id() -> int:
 class FakeBotApi:
     """One bot's view of Telegram."""
 
-    def __init__(self, token: str | None = None, first_update_id: int | None = None) -> None:
+    def __init__(
+        self,
+        token: str | None = None,
+        first_update_id: int | None = None,
+        group_messages_per_minute: int | None = None,
+    ) -> None:
         self.token = token  # when set, other tokens get 401
+        # Telegram's flood control in groups (about 20 messages a minute): off unless asked for
+        self.group_messages_per_minute = group_messages_per_minute
         bot_id = int(token.split(":")[0]) if token and token.split(":")[0].isdigit() else 7000000001
         self.me = {
             "id": bot_id,
@@ -245,6 +255,7 @@ class FakeBotApi:
         self.deliveries: Counter[int] = Counter()
         self.calls: list[Call] = []
         self.failures: dict[str, deque[Failure]] = {}
+        self._group_sends: dict[int, deque[float]] = {}
         self.callback_queries: dict[str, dict[str, Any]] = {}
         self._changed = asyncio.Event()
 
@@ -267,7 +278,7 @@ class FakeBotApi:
     def add_chat(
         self,
         chat_id: int,
-        type: str = "supergroup",  # noqa: A002 - Telegram's name
+        type: str = "supergroup",
         title: str | None = None,
         is_forum: bool = False,
         **extra: Any,
@@ -589,6 +600,7 @@ class FakeBotApi:
             self._confirm_below(offset)
         self._poll_generation += 1
         generation = self._poll_generation
+        self._notify()  # an older long poll still waiting ends with 409
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -773,7 +785,24 @@ class FakeBotApi:
             raise bad_request("message is too long" if limit == MAX_TEXT else "message caption is too long")
         return visible
 
-    def _bot_message(self, state: ChatState, thread_id: int | None, **content: Any) -> dict[str, Any]:
+    def _flood_control(self, state: ChatState) -> None:
+        limit = self.group_messages_per_minute
+        if not limit or state.chat["type"] == "private":
+            return
+        now = time.monotonic()
+        sends = self._group_sends.setdefault(state.chat["id"], deque())
+        while sends and now - sends[0] >= 60:
+            sends.popleft()
+        if len(sends) >= limit:
+            wait = max(1, int(60 - (now - sends[0])) + 1)
+            raise ApiError(429, f"Too Many Requests: retry after {wait}", wait)
+        sends.append(now)
+
+    def _bot_message(
+        self, state: ChatState, thread_id: int | None, flood: bool = True, **content: Any
+    ) -> dict[str, Any]:
+        if flood:
+            self._flood_control(state)
         message: dict[str, Any] = {
             "message_id": state.new_message_id(),
             "from": self.me,
@@ -893,7 +922,9 @@ class FakeBotApi:
         thread_id = state.next_message_id  # the topic's id is the id of its "topic created" message
         topic = Topic(message_thread_id=thread_id, name=name, icon_color=color)
         state.topics[thread_id] = topic
-        self._bot_message(state, thread_id, forum_topic_created={"name": name, "icon_color": color})
+        self._bot_message(
+            state, thread_id, flood=False, forum_topic_created={"name": name, "icon_color": color}
+        )
         return {"message_thread_id": thread_id, "name": name, "icon_color": color}
 
     async def api_editforumtopic(self, p: dict[str, Any]) -> bool:

@@ -64,11 +64,19 @@ def _int(value: str | None) -> int | None:
 class FakeTelegramServer:
     """The fake server: ``await start()`` on a free port, ``await stop()``; or ``async with``."""
 
-    def __init__(self, token: str | None = None, first_update_id: int | None = None) -> None:
-        self.api = FakeBotApi(token=token, first_update_id=first_update_id)
+    def __init__(
+        self,
+        token: str | None = None,
+        first_update_id: int | None = None,
+        group_messages_per_minute: int | None = None,
+    ) -> None:
+        self.api = FakeBotApi(
+            token=token, first_update_id=first_update_id, group_messages_per_minute=group_messages_per_minute
+        )
         self._runner: web.AppRunner | None = None
         self._webhook_task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._stopping = False
         self.base_url = ""
 
     # ------------------------------------------------------------------ life cycle
@@ -102,11 +110,14 @@ class FakeTelegramServer:
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
         self.base_url = f"http://{host}:{sock.getsockname()[1]}"
+        self._stopping = False
+        self.api._closing = False
         self._session = aiohttp.ClientSession()
         self._webhook_task = asyncio.create_task(self._deliver_to_webhook())
         return self.base_url
 
     async def stop(self) -> None:
+        self._stopping = True
         self.api.close()
         if self._webhook_task is not None:
             self._webhook_task.cancel()
@@ -164,7 +175,7 @@ class FakeTelegramServer:
 
     def add_chat(
         self, chat_id: int, type: str = "supergroup", title: str | None = None, is_forum: bool = False
-    ) -> dict[str, Any]:  # noqa: A002
+    ) -> dict[str, Any]:
         return self.api.add_chat(chat_id, type=type, title=title, is_forum=is_forum)
 
     def state(self) -> dict[str, Any]:
@@ -211,7 +222,7 @@ class FakeTelegramServer:
 
     async def _deliver_to_webhook(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stopping:
             hook = self.api.webhook
             if hook is None or not self.api.pending or self._session is None:
                 await self.api.wait_change(1.0)

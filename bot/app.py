@@ -1,0 +1,171 @@
+"""Wiring of the gateway: everything is built here, once, and handed to whoever needs it.
+
+``main()`` (``concilia run``) reads the settings, upgrades the database schema, then runs the web channel
+(always), the Telegram channel (when ``TELEGRAM_BOT_TOKEN`` is set), the retention job and the spool flusher,
+until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.assistant import RasaClient
+from bot.channels.web import WebChannel
+from bot.conversation import ConversationRouter
+from bot.logs import configure_logging
+from bot.places import KnowledgeTownLocator
+from bot.ratelimit import RateLimiter
+from bot.retention import run_retention
+from bot.settings import Settings
+from bot.store import Store, make_engine, upgrade
+
+log = logging.getLogger(__name__)
+
+SPOOL_FLUSH_EVERY = 15.0
+
+
+@dataclass
+class Gateway:
+    """The running parts, for start-up, shutdown and tests."""
+
+    settings: Settings
+    store: Store
+    rasa: RasaClient
+    router: ConversationRouter
+    web: WebChannel
+    telegram: Any = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    web_url: str = ""
+
+
+async def build(settings: Settings) -> Gateway:
+    engine = make_engine(settings.database_url)
+    await asyncio.to_thread(upgrade, engine)
+    store = Store(engine)
+    rasa = RasaClient(settings.rasa_url, settings.rasa_token.get_secret_value(), settings.rasa_timeout)
+    router = ConversationRouter(
+        store,
+        rasa,
+        limiter=RateLimiter(settings.rate_limit_per_minute),
+        retention_days=settings.retention_days,
+        locate_town=KnowledgeTownLocator(),
+    )
+    web = WebChannel(router, health_checks={"db": store.ping, "rasa": rasa.ping})
+    return Gateway(settings, store, rasa, router, web)
+
+
+async def start(gw: Gateway) -> None:
+    gw.web_url = await gw.web.start(gw.settings.web_host, gw.settings.web_port)
+    if gw.settings.telegram_enabled:
+        from bot.channels.telegram import build_telegram  # only now: python-telegram-bot stays optional
+
+        gw.telegram = build_telegram(gw.settings, gw.router)
+        await gw.telegram.start()
+    gw.tasks.append(
+        asyncio.create_task(run_retention(gw.store, gw.settings.retention_days), name="retention")
+    )
+    gw.tasks.append(asyncio.create_task(_flush_spool_forever(gw.router), name="spool"))
+
+
+async def stop(gw: Gateway) -> None:
+    for task in gw.tasks:
+        task.cancel()
+    for task in gw.tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    steps: list[Awaitable[Any]] = []
+    if gw.telegram is not None:
+        steps.append(gw.telegram.stop())
+    steps.append(gw.web.stop())
+    for step in steps:
+        try:
+            await step
+        except Exception:
+            log.exception("error while stopping")
+    await gw.router.flush_spool()
+    await gw.rasa.aclose()
+    await asyncio.to_thread(gw.store.close)
+
+
+async def _flush_spool_forever(router: ConversationRouter) -> None:
+    while True:
+        await asyncio.sleep(SPOOL_FLUSH_EVERY)
+        try:
+            await router.flush_spool()
+        except Exception:
+            log.exception("spool flush failed")
+
+
+async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> int:
+    """Run the gateway until ``stop_event`` is set (SIGINT and SIGTERM set it). Returns the exit code."""
+    stop_event = stop_event or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop_event.set)
+            handled.append(sig)
+    try:
+        return await _serve(settings, stop_event)
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
+async def _serve(settings: Settings, stop_event: asyncio.Event) -> int:
+    try:
+        gw = await build(settings)
+    except Exception as exc:
+        print(f"Non riesco a preparare il database ({settings.database_url_for_logs}): {exc}", file=sys.stderr)
+        return 1
+    try:
+        await start(gw)
+    except OSError as exc:
+        where = f"{settings.web_host}:{settings.web_port}"
+        print(f"Non riesco ad avviare la chat web su {where}: {exc}", file=sys.stderr)
+        await stop(gw)
+        return 1
+    except Exception:
+        log.exception("start-up failed")
+        await stop(gw)
+        return 1
+    print(f"Web chat: {gw.web_url}", flush=True)
+    log.info(
+        "gateway up: web %s, telegram %s, rasa %s, database %s",
+        gw.web_url,
+        settings.telegram_mode if settings.telegram_enabled else "off",
+        settings.rasa_url,
+        settings.database_url_for_logs,
+    )
+    await stop_event.wait()
+    log.info("stopping")
+    await stop(gw)
+    return 0
+
+
+def main() -> int:
+    try:
+        settings = Settings()  # type: ignore[call-arg]  # read from the environment
+    except ValidationError as exc:
+        print("Configurazione non valida:", file=sys.stderr)
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ())) or "impostazioni"
+            message = str(err.get("msg", "")).removeprefix("Value error, ")
+            if err.get("type") == "missing":
+                message = "manca: impostalo nell'ambiente o nel file .env"
+            print(f"  {where.upper()}: {message}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.secret_values())
+    try:
+        return asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        return 0

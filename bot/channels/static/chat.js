@@ -1,0 +1,130 @@
+// Concilia web chat: talks to POST api/chat on the same origin. No external assets, no innerHTML:
+// every text from the server is inserted as text, links are built as elements.
+(function () {
+  "use strict";
+
+  var KEY = "concilia.user";
+  var USER_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+  var LINK_RE = /(https?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]])/g;
+
+  var log = document.getElementById("log");
+  var form = document.getElementById("composer");
+  var input = document.getElementById("text");
+  var send = document.getElementById("send");
+  var status = document.getElementById("status");
+  var busy = false;
+
+  function randomId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function userId() {
+    var id = null;
+    try { id = localStorage.getItem(KEY); } catch (e) { /* private mode */ }
+    if (!id || !USER_RE.test(id)) {
+      id = "web-" + randomId();
+      try { localStorage.setItem(KEY, id); } catch (e) { /* keep it for this visit only */ }
+    }
+    return id;
+  }
+
+  var user = userId();
+
+  function appendText(el, text) {
+    var last = 0;
+    text.replace(LINK_RE, function (url, _g, offset) {
+      if (offset > last) el.appendChild(document.createTextNode(text.slice(last, offset)));
+      var a = document.createElement("a");
+      a.href = url;
+      a.textContent = url;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      el.appendChild(a);
+      last = offset + url.length;
+      return url;
+    });
+    if (last < text.length) el.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function bubble(kind, text) {
+    var div = document.createElement("div");
+    div.className = "msg " + kind;
+    appendText(div, text);
+    log.appendChild(div);
+    div.scrollIntoView({ block: "end" });
+    return div;
+  }
+
+  function showReplies(replies) {
+    replies.forEach(function (reply) {
+      var div = bubble("bot", reply.text || "");
+      if (reply.buttons && reply.buttons.length) {
+        var group = document.createElement("div");
+        group.className = "buttons";
+        group.setAttribute("role", "group");
+        group.setAttribute("aria-label", "Scelte possibili");
+        reply.buttons.forEach(function (b) {
+          var button = document.createElement("button");
+          button.type = "button";
+          button.textContent = b.title;
+          button.addEventListener("click", function () { ask({ payload: b.payload }, b.title); });
+          group.appendChild(button);
+        });
+        div.appendChild(group);
+        div.scrollIntoView({ block: "end" });
+      }
+    });
+  }
+
+  function setBusy(on) {
+    busy = on;
+    send.disabled = on;
+    status.textContent = on ? "Concilia sta scrivendo…" : "";
+  }
+
+  function ask(body, shown) {
+    if (busy) return;
+    if (shown) bubble("me", shown);
+    body.user = user;
+    setBusy(true);
+    fetch("api/chat", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body)
+    }).then(function (res) {
+      return res.json().catch(function () { return null; }).then(function (data) {
+        if (res.ok && data && data.replies) showReplies(data.replies);
+        else bubble("bot error", (data && data.error) || "Qualcosa non ha funzionato. Riprova tra poco.");
+      });
+    }).catch(function () {
+      bubble("bot error", "Non riesco a collegarmi. Controlla la connessione e riprova.");
+    }).then(function () {
+      setBusy(false);
+    });
+  }
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var text = input.value.trim();
+    if (!text || busy) return;
+    input.value = "";
+    ask({ text: text }, text);
+    input.focus();
+  });
+
+  input.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit", { cancelable: true }));
+    }
+  });
+
+  document.getElementById("privacy").addEventListener("click", function () {
+    ask({ text: "/privacy" }, "Privacy");
+  });
+
+  ask({ text: "/start" }, null);
+})();
