@@ -125,7 +125,8 @@ async def _serve(settings: Settings, stop_event: asyncio.Event) -> int:
     try:
         gw = await build(settings)
     except Exception as exc:
-        print(f"Non riesco a preparare il database ({settings.database_url_for_logs}): {exc}", file=sys.stderr)
+        where = settings.database_url_for_logs
+        print(f"Non riesco a preparare il database ({where}): {exc}", file=sys.stderr)
         return 1
     try:
         await start(gw)

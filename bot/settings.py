@@ -3,8 +3,8 @@
 Secrets (``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_WEBHOOK_SECRET``, ``RASA_TOKEN``) are ``SecretStr``: they are
 redacted when the settings are printed and must be unwrapped on purpose with ``get_secret_value()``.
 ``RASA_TOKEN`` has no default; placeholder values ("changeme", "your-token-here", ...) are refused with a
-message that says which variable to fix. ``DATABASE_URL`` may hold a password, so it is left out of the repr and
-dumped with the password hidden; :attr:`Settings.database_url_for_logs` is the form to show.
+message that says which variable to fix. ``DATABASE_URL`` may hold a password, so it is left out of
+the repr and dumped with the password hidden; :attr:`Settings.database_url_for_logs` is the form to show.
 """
 
 from __future__ import annotations

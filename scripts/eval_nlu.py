@@ -54,6 +54,28 @@ def macro_f1(pairs: list[tuple[str, str]]) -> float:
     return sum(scores) / len(scores)
 
 
+def top_real_intent(parsed: dict) -> tuple[str, float]:
+    """The best intent other than nlu_fallback, with its confidence, to replay other fallback thresholds."""
+    for item in parsed.get("intent_ranking") or [parsed["intent"]]:
+        if item["name"] != "nlu_fallback":
+            return item["name"], float(item["confidence"])
+    return "nlu_fallback", 0.0
+
+
+def sweep(raw: list[tuple[str, str, float]], xsid_raw: list[tuple[str, float]]) -> list[dict]:
+    """Accuracy and out-of-scope rejection if the FallbackClassifier threshold were each of these."""
+    rows = []
+    for t in (0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8):
+        ok = 0
+        for gold, name, conf in raw:
+            predicted = "nlu_fallback" if conf < t else name
+            ok += predicted == gold or (gold == "out_of_scope" and predicted in REJECTED)
+        rejected = sum(1 for name, conf in xsid_raw if conf < t or name in REJECTED)
+        rows.append({"threshold": t, "intent_accuracy": round(ok / len(raw), 4),
+                     "xsid_rejection": round(rejected / len(xsid_raw), 4)})
+    return rows
+
+
 async def evaluate(model: str, heldout: Path, xsid: Path) -> dict:
     from rasa.core.agent import Agent
 
@@ -66,6 +88,7 @@ async def evaluate(model: str, heldout: Path, xsid: Path) -> dict:
     load_seconds = time.perf_counter() - t0
 
     examples = read_heldout(heldout)
+    raw: list[tuple[str, str, float]] = []  # (gold, top real intent, its confidence) for the sweep
     pairs: list[tuple[str, str]] = []
     errors = []
     topic_ok = topic_n = 0
@@ -76,6 +99,7 @@ async def evaluate(model: str, heldout: Path, xsid: Path) -> dict:
         parsed = await agent.parse_message(ex["text"])
         predicted = parsed["intent"]["name"]
         gold = ex["intent"]
+        raw.append((gold, *top_real_intent(parsed)))
         correct = predicted == gold or (gold == "out_of_scope" and predicted in REJECTED)
         pairs.append((gold, gold if correct else predicted))
         if not correct:
@@ -104,8 +128,10 @@ async def evaluate(model: str, heldout: Path, xsid: Path) -> dict:
     xsid_texts = read_xsid(xsid)
     rejected = 0
     xsid_misses = []
+    xsid_raw: list[tuple[str, float]] = []
     for text in xsid_texts:
         parsed = await agent.parse_message(text)
+        xsid_raw.append(top_real_intent(parsed))
         if parsed["intent"]["name"] in REJECTED:
             rejected += 1
         else:
@@ -124,6 +150,7 @@ async def evaluate(model: str, heldout: Path, xsid: Path) -> dict:
         "xsid_examples": len(xsid_texts),
         "xsid_rejection": round(rejected / len(xsid_texts), 4),
         "model_load_seconds": round(load_seconds, 2),
+        "threshold_sweep": sweep(raw, xsid_raw),
         "parse_ms_mean": round(parse_seconds * 1000, 1),
         "errors_by_gold": dict(Counter(e["gold"] for e in errors)),
         "errors": errors,
@@ -147,6 +174,8 @@ def main() -> int:
                 "model_load_seconds", "parse_ms_mean"):
         print(f"{key:22} {report[key]}")
     print(f"errors by gold intent:  {report['errors_by_gold']}")
+    print("fallback threshold sweep (threshold: intent accuracy / xSID rejection):")
+    print("  " + "  ".join(f"{r['threshold']}: {r['intent_accuracy']}/{r['xsid_rejection']}" for r in report["threshold_sweep"]))
     print(f"report: {args.out}")
     return 0
 

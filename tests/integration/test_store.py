@@ -1,4 +1,5 @@
-"""The store on a real SQLite file and, when TEST_POSTGRES_URL is set, on PostgreSQL (a fresh schema per test)."""
+"""The store on a real SQLite file and, when TEST_POSTGRES_URL is set, on PostgreSQL
+(a fresh schema per test)."""
 
 from __future__ import annotations
 
