@@ -21,6 +21,9 @@ SHORT_CAN_DO = (
 )
 
 
+SMALLTALK = ("greet", "goodbye", "thanks", "affirm", "deny")
+
+
 class ActionSmalltalk(Action):
     def name(self) -> str:
         return "action_smalltalk"
@@ -30,16 +33,9 @@ class ActionSmalltalk(Action):
         pending = tracker.get_slot("pending")
         if intent == "affirm" and pending == "handoff_offer":
             return send(dispatcher, tracker, human_answer(knowledge(), read_request(knowledge(), tracker)))
-        texts = {
-            "greet": "Ciao! Sono Concilia, l'assistente dell'Alleanza per la conciliazione. " + SHORT_CAN_DO
-            + " Cosa cerchi?",
-            "goodbye": "Ciao, a presto! Se ti serve altro, scrivimi quando vuoi.",
-            "thanks": "Figurati! Se ti serve altro, sono qui.",
-            "affirm": "Perfetto. Dimmi pure cosa cerchi.",
-            "deny": "Va bene. Se ti serve altro, scrivimi.",
-        }
         buttons = menu_buttons() if intent in ("greet", "affirm") else []
-        return send(dispatcher, tracker, Answer(text=texts.get(intent or "", texts["affirm"]), buttons=buttons))
+        response = f"utter_{intent}" if intent in SMALLTALK else "utter_affirm"
+        return send(dispatcher, tracker, Answer(text="", response=response, buttons=buttons))
 
 
 class ActionPrivacy(Action):

@@ -21,6 +21,7 @@ class Answer:
     handoff: bool = False
     fallback: bool = False
     events: list[Any] = field(default_factory=list)
+    response: str | None = None  # a response of the domain (small talk) instead of `text`
 
 
 def button(title: str, intent: str, **entities: Any) -> dict[str, str]:
@@ -58,5 +59,8 @@ def send(dispatcher: CollectingDispatcher, tracker: Tracker, answer: Answer) -> 
         "handoff": answer.handoff,
         "fallback": answer.fallback,
     }
-    dispatcher.utter_message(text=answer.text, buttons=answer.buttons or None, json_message={"meta": meta})
+    if answer.response:
+        dispatcher.utter_message(response=answer.response, buttons=answer.buttons or None, json_message={"meta": meta})
+    else:
+        dispatcher.utter_message(text=answer.text, buttons=answer.buttons or None, json_message={"meta": meta})
     return events

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
+from bot.logs import RedactSecrets
 from bot.messages import Button, Reply
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,9 @@ class RasaClient:
         self._token = token
         self.timeout = timeout
         self._client: httpx.AsyncClient | None = None
+        # httpx logs each request URL at INFO, and the tracker API's URL carries the token
+        self._redact = RedactSecrets([token])
+        logging.getLogger("httpx").addFilter(self._redact)
 
     def __repr__(self) -> str:
         return f"RasaClient({self.base_url!r}, token=***, timeout={self.timeout})"
@@ -120,6 +124,7 @@ class RasaClient:
         return self._client
 
     async def aclose(self) -> None:
+        logging.getLogger("httpx").removeFilter(self._redact)
         if self._client is not None:
             await self._client.aclose()
             self._client = None

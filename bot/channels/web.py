@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.messages import Inbound, Turn
 from bot.texts import MAX_TEXT_CHARS
@@ -170,7 +171,7 @@ def _error(status: int, message: str) -> web.Response:
 
 
 @web.middleware
-async def _json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):  # type: ignore[no-untyped-def]
+async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Errors of the API as JSON (405, 404, ...). An unexpected error is logged and answered as a JSON 500:
     the validation in front of the router is there so that no request can get this far."""
     try:

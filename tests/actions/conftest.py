@@ -42,7 +42,13 @@ def _actions() -> dict[str, Action]:
     return found
 
 
+def _responses() -> dict[str, str]:
+    domain = yaml.safe_load((ROOT / "nlu" / "domain.yml").read_text("utf-8"))
+    return {name: variants[0]["text"] for name, variants in domain["responses"].items()}
+
+
 RULES = _rules()
+RESPONSES = _responses()
 ACTIONS = _actions()
 
 
@@ -81,7 +87,8 @@ class Conversation:
         assert len(dispatcher.messages) == 1, dispatcher.messages
         msg = dispatcher.messages[0]
         assert msg["custom"] and "meta" in msg["custom"], msg
-        return Reply(text=msg["text"], buttons=msg.get("buttons") or [], meta=msg["custom"]["meta"])
+        text = msg["text"] or RESPONSES[msg["response"]]
+        return Reply(text=text, buttons=msg.get("buttons") or [], meta=msg["custom"]["meta"])
 
 
 @pytest.fixture

@@ -1,0 +1,124 @@
+"""The Rasa client: parsing the REST channel's answer, the tracker wipe, timeouts and errors."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.assistant import AssistantUnavailable, RasaClient, parse_rest_answer
+from bot.messages import Button, Reply
+from tests.fakes.fake_rasa import FakeRasa
+
+
+@pytest.fixture
+async def rasa():
+    async with FakeRasa() as server:
+        yield server
+
+
+def test_meta_follows_the_text_it_belongs_to():
+    answer = parse_rest_answer(
+        [
+            {"recipient_id": "c", "text": "Uno", "buttons": [{"title": "A", "payload": "/a"}]},
+            {"recipient_id": "c", "custom": {"meta": {"intent": "one"}}},
+            {"recipient_id": "c", "text": "Due"},
+        ]
+    )
+
+    assert answer.replies == [Reply("Uno", (Button("A", "/a"),)), Reply("Due")]
+    assert [i.meta for i in answer.items] == [{"intent": "one"}, None]
+    assert answer.meta == {"intent": "one"}  # the last meta sent in the turn
+
+
+def test_meta_in_the_same_item_and_custom_without_meta():
+    answer = parse_rest_answer(
+        [
+            {"recipient_id": "c", "text": "Ecco", "custom": {"meta": {"intent": "x"}}},
+            {"recipient_id": "c", "custom": {"something": "else"}},
+            {"recipient_id": "c", "image": "https://example.org/a.png"},
+        ]
+    )
+
+    assert answer.replies == [Reply("Ecco")]
+    assert answer.meta == {"intent": "x"}
+
+
+def test_malformed_buttons_are_skipped_and_a_meta_alone_is_kept():
+    answer = parse_rest_answer(
+        [
+            {
+                "recipient_id": "c",
+                "text": "T",
+                "buttons": [{"title": "ok", "payload": "/ok"}, {"title": 3}, "x"],
+            }
+        ]
+    )
+    assert answer.replies[0].buttons == (Button("ok", "/ok"),)
+
+    alone = parse_rest_answer([{"recipient_id": "c", "custom": {"meta": {"intent": "greet"}}}])
+    assert alone.replies == [] and alone.meta == {"intent": "greet"}
+
+
+def test_an_answer_that_is_not_a_list_is_unusable():
+    with pytest.raises(AssistantUnavailable):
+        parse_rest_answer({"error": "x"})
+
+
+async def test_send_posts_sender_and_message(rasa):
+    client = RasaClient(rasa.url + "/", rasa.token)
+    answer = await client.send("c-abc", "centri estivi")
+    await client.aclose()
+
+    assert rasa.calls == [("c-abc", "centri estivi")]
+    assert answer.meta["topic"] == "school_closure"
+
+
+async def test_non_json_answer_is_unavailable(rasa):
+    rasa.script = lambda s, m: "not json"  # type: ignore[assignment,return-value]
+    client = RasaClient(rasa.url, rasa.token)
+
+    with pytest.raises(AssistantUnavailable):
+        await client.send("c-abc", "ciao")
+    await client.aclose()
+
+
+async def test_erase_replaces_the_tracker_with_the_token(rasa):
+    client = RasaClient(rasa.url, rasa.token)
+    await client.send("c-abc", "ciao")
+
+    await client.erase("c-abc")
+
+    assert rasa.erased == ["c-abc"] and rasa.trackers["c-abc"] == []
+    await client.aclose()
+
+
+async def test_wrong_token_fails_without_logging_it(rasa, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = RasaClient(rasa.url, "wrong-token-value-123")
+
+    with pytest.raises(AssistantUnavailable) as exc:
+        await client.erase("c-abc")
+    await client.aclose()
+
+    assert "401" in str(exc.value)
+    assert "wrong-token-value-123" not in str(exc.value) and "wrong-token-value-123" not in caplog.text
+    assert "wrong-token-value-123" not in repr(client)
+
+
+async def test_one_connection_is_reused(rasa):
+    client = RasaClient(rasa.url, rasa.token)
+    await client.send("c-1", "ciao")
+    first = client.client
+    await client.send("c-1", "ancora")
+
+    assert client.client is first
+    await client.aclose()
+
+
+async def test_ping(rasa):
+    client = RasaClient(rasa.url, rasa.token, timeout=0.5)
+    assert await client.ping() is True
+    await rasa.stop()
+    assert await client.ping() is False
+    await client.aclose()
