@@ -28,6 +28,15 @@ INTENT_TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ask_project_info": ("project_info", ("project_info",)),
 }
 
+# Menu buttons name a topic; each topic opens with the question of one intent.
+TOPIC_INTENTS = {
+    "evening_nursery": "ask_nursery",
+    "caregiver_support": "ask_caregiver",
+    "time_policies": "ask_time_saving",
+    "company_welfare": "ask_welfare_employee",
+    "project_info": "ask_project_info",
+}
+
 ATTRIBUTE_INTENTS = {
     "ask_cost": "cost",
     "ask_dates": "dates",
@@ -237,8 +246,13 @@ def read_request(kb: KnowledgeBase, tracker: Any, today: date | None = None) -> 
         req.topic_from_message = True
     elif intent == "choose_topic":
         for ent in entities:
-            if ent.get("entity") == "topic" and ent.get("value") in INTENT_TOPICS:
-                req.topic, req.kinds = INTENT_TOPICS[str(ent.get("value"))]
+            value = str(ent.get("value")) if ent.get("entity") == "topic" else ""
+            value = TOPIC_INTENTS.get(value, value)
+            if value in INTENT_TOPICS:
+                req.topic, req.kinds = INTENT_TOPICS[value]
+                req.topic_from_message = True
+            elif value == "school_closure":  # a sub-menu: which service while schools are closed
+                req.topic, req.kinds = "school_closure", ()
                 req.topic_from_message = True
     if not req.topic_from_message:
         req.topic = tracker.get_slot("topic")

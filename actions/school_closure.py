@@ -16,7 +16,24 @@ TOPIC = "school_closure"
 def answer(kb: KnowledgeBase, req: Request) -> Answer:
     if "calendar" in req.kinds:
         return calendar_answer(kb, req)
+    if not req.kinds:
+        return menu_answer(req)
     return list_answer(kb, req)
+
+
+def menu_answer(req: Request) -> Answer:
+    return Answer(
+        text="Quando le scuole sono chiuse: cosa ti interessa?",
+        buttons=[
+            button("Centri estivi", "choose_topic", topic="ask_summer_camp"),
+            button("Vacanze di Natale, Pasqua, Carnevale", "choose_topic", topic="ask_holiday_camp"),
+            button("Doposcuola e compiti", "choose_topic", topic="ask_after_school"),
+            button("Pre e post scuola", "choose_topic", topic="ask_pre_post_school"),
+            button("Date di chiusura delle scuole", "choose_topic", topic="ask_school_calendar"),
+        ],
+        topic=TOPIC,
+        events=[SlotSet("topic", TOPIC), SlotSet("pending", "topic")],
+    )
 
 
 def calendar_answer(kb: KnowledgeBase, req: Request) -> Answer:

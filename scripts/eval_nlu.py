@@ -153,6 +153,7 @@ async def evaluate(model: str, heldout: Path, xsid: Path) -> dict:
         "threshold_sweep": sweep(raw, xsid_raw),
         "parse_ms_mean": round(parse_seconds * 1000, 1),
         "errors_by_gold": dict(Counter(e["gold"] for e in errors)),
+        "pairs": pairs,
         "errors": errors,
         "xsid_misses": xsid_misses,
     }

@@ -143,3 +143,14 @@ def test_every_meta_has_all_fields(conv):
     r = conv.say("ciao", "greet")
     assert set(r.meta) == {"intent", "confidence", "topic", "territory", "comune", "service_ids", "handoff",
                            "fallback"}
+
+
+def test_menu_buttons_with_topic_ids(conv):
+    r = conv.say('/choose_topic{"topic": "school_closure"}', "choose_topic", [ent("topic", "school_closure")])
+    assert r.meta["topic"] == "school_closure" and len(r.buttons) == 5
+    r = conv.say('/choose_topic{"topic": "ask_holiday_camp"}', "choose_topic", [ent("topic", "ask_holiday_camp")])
+    assert r.meta["topic"] == "school_closure" and "comune" in r.text
+    r = conv.say("Magenta", "inform", [ent("town", "Magenta")])
+    assert r.meta["service_ids"] or "età" in r.text.lower() or "anni" in r.text
+    r = conv.say('/choose_topic{"topic": "company_welfare"}', "choose_topic", [ent("topic", "company_welfare")])
+    assert r.meta["topic"] == "company_welfare" and "1.000 €" in r.text

@@ -44,11 +44,8 @@ json_value = st.recursive(
     ),
     max_leaves=12,
 )
-user_id = st.one_of(
-    st.from_regex(r"[A-Za-z0-9._:-]{1,128}", fullmatch=True),
-    hostile_text,
-    json_value,
-)
+valid_user = st.from_regex(r"[A-Za-z0-9._:-]{1,128}", fullmatch=True)
+user_id = st.one_of(valid_user, hostile_text, json_value)
 chat_object = st.fixed_dictionaries(
     {},
     optional={
@@ -57,11 +54,16 @@ chat_object = st.fixed_dictionaries(
         "payload": st.one_of(hostile_text, json_value),
     },
 )
+# a well-formed user with anything as text or payload: the fields the router would see
+known_user_object = st.fixed_dictionaries(
+    {"user": valid_user}, optional={"text": json_value, "payload": json_value}
+)
 raw_json_escapes = st.lists(st.integers(0xD800, 0xDFFF), min_size=1, max_size=3).map(
     lambda cps: '{"user": "u1", "text": "' + "".join(f"\\u{cp:04x}" for cp in cps) + '"}'
 )
 body = st.one_of(
     chat_object.map(json.dumps),
+    known_user_object.map(json.dumps),
     json_value.map(lambda v: json.dumps(v, allow_nan=True)),
     st.binary(max_size=500),
     raw_json_escapes,
