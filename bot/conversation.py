@@ -239,7 +239,8 @@ class ConversationRouter:
             return await self._erase_answer(msg, person)
         if msg.location is not None:
             return await self._location(person, *msg.location)
-        to_rasa = msg.payload or (msg.text or "").strip()
+        # Typed text never reaches Rasa as "/intent{...}": only button payloads may trigger intents.
+        to_rasa = msg.payload or (msg.text or "").strip().lstrip("/").strip()
         if not to_rasa:
             return _said(Reply(texts.EMPTY))
         return await self._ask_rasa(person, to_rasa)
