@@ -37,7 +37,8 @@ $(RASA_VENV)/.installed: requirements-rasa.txt
 	@$(RASA_PY) -m pip install --disable-pip-version-check -q --no-deps -e .
 	@touch $@
 
-# Town and area lookup tables are generated from the knowledge base, never written by hand.
+# Town and area lookup tables are generated from the knowledge base, never written by hand. The file is
+# rewritten only when its content changes, so editing a service does not retrain the model.
 nlu/data/generated_lookups.yml: $(KB_FILES) $(VENV)/.installed
 	@$(VENV)/bin/concilia kb check >/dev/null || { $(VENV)/bin/concilia kb check; exit 1; }
 	@$(VENV)/bin/concilia kb lookups --out $@
@@ -47,9 +48,9 @@ $(MODEL_STAMP): config.yml nlu/domain.yml $(NLU_FILES) nlu/data/generated_lookup
 	@echo "==> Training the assistant (about a minute on 2 cores)"
 	@mkdir -p models
 	@start=$$(date +%s); \
-	  $(RASA) train --config config.yml --domain nlu/domain.yml --data nlu/data --out models \
-	    --fixed-model-name concilia --num-threads 2 2>&1 | grep -E --line-buffered 'Epochs|Your Rasa model|Error|error' | tr '\r' '\n' | grep -v '^$$' | tail -n 20; \
-	  test -f models/concilia.tar.gz && echo "trained in $$(( $$(date +%s) - start )) s" && touch $@
+	  TF_CPP_MIN_LOG_LEVEL=3 PYTHONWARNINGS=ignore $(RASA) train --quiet --config config.yml --domain nlu/domain.yml \
+	    --data nlu/data --out models --fixed-model-name concilia --num-threads 2 && \
+	  echo "trained in $$(( $$(date +%s) - start )) s" && touch $@
 
 train: $(MODEL_STAMP)
 

@@ -1,8 +1,8 @@
 """Wiring of the gateway: everything is built here, once, and handed to whoever needs it.
 
 ``main()`` (``concilia run``) reads the settings, upgrades the database schema, then runs the web channel
-(always), the Telegram channel (when ``TELEGRAM_BOT_TOKEN`` is set), the retention job and the spool flusher,
-until SIGINT or SIGTERM.
+(always), the Telegram channel with the operators' side of the handoff (when ``TELEGRAM_BOT_TOKEN`` is set),
+the retention job, the handoff timers and the spool flusher, until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 from bot.assistant import RasaClient
 from bot.channels.web import WebChannel
 from bot.conversation import ConversationRouter
+from bot.handoff import HandoffService, Timeouts, run_timeouts
 from bot.logs import configure_logging
 from bot.places import KnowledgeTownLocator
 from bot.ratelimit import RateLimiter
@@ -42,25 +44,46 @@ class Gateway:
     rasa: RasaClient
     router: ConversationRouter
     web: WebChannel
+    handoff: HandoffService | None = None
     telegram: Any = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     web_url: str = ""
 
 
 async def build(settings: Settings) -> Gateway:
+    from knowledge import KnowledgeHolder
+
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(upgrade, engine)
     store = Store(engine)
     rasa = RasaClient(settings.rasa_url, settings.rasa_token.get_secret_value(), settings.rasa_timeout)
+    clock = settings.clock()
+    knowledge = KnowledgeHolder()
+    try:
+        await asyncio.to_thread(knowledge.get)
+    except Exception:
+        log.exception("knowledge base not loaded: handoffs and locations will fail until it is fixed")
+    handoff = HandoffService(
+        store,
+        knowledge.get,
+        clock=clock,
+        timeouts=Timeouts(
+            unclaimed_after=settings.handoff_unclaimed_seconds,
+            silent_after=settings.handoff_silent_seconds,
+            invite_ttl=timedelta(hours=settings.invite_ttl_hours),
+        ),
+    )
     router = ConversationRouter(
         store,
         rasa,
         limiter=RateLimiter(settings.rate_limit_per_minute),
         retention_days=settings.retention_days,
-        locate_town=KnowledgeTownLocator(),
+        locate_town=KnowledgeTownLocator(knowledge),
+        clock=clock,
+        handoff=handoff,
     )
-    web = WebChannel(router, health_checks={"db": store.ping, "rasa": rasa.ping})
-    return Gateway(settings, store, rasa, router, web)
+    web = WebChannel(router, health_checks={"db": store.ping, "rasa": rasa.ping}, updates=store.pushed_since)
+    return Gateway(settings, store, rasa, router, web, handoff)
 
 
 async def start(gw: Gateway) -> None:
@@ -68,11 +91,18 @@ async def start(gw: Gateway) -> None:
     if gw.settings.telegram_enabled:
         from bot.channels.telegram import build_telegram  # only now: python-telegram-bot stays optional
 
-        gw.telegram = build_telegram(gw.settings, gw.router)
+        gw.telegram = build_telegram(gw.settings, gw.router, handoff=gw.handoff)
         await gw.telegram.start()
+    clock = gw.handoff.clock if gw.handoff is not None else gw.settings.clock()
     gw.tasks.append(
-        asyncio.create_task(run_retention(gw.store, gw.settings.retention_days), name="retention")
+        asyncio.create_task(
+            run_retention(gw.store, gw.settings.retention_days, clock=clock), name="retention"
+        )
     )
+    if gw.handoff is not None:
+        gw.tasks.append(
+            asyncio.create_task(run_timeouts(gw.handoff, gw.settings.handoff_check_every), name="handoff")
+        )
     gw.tasks.append(asyncio.create_task(_flush_spool_forever(gw.router), name="spool"))
 
 

@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("run", help="start the gateway (Telegram and web chat)")
 
+    from bot import operators_cli
+
+    operators_cli.add_parser(sub)
+
     args = parser.parse_args(argv)
     if args.command == "kb":
         from knowledge import cli as kb_cli
@@ -34,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         from bot import app
 
         return app.main()
+    if args.command == "operators":
+        return operators_cli.main(args)
     return 2
 
 

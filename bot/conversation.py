@@ -7,11 +7,17 @@ Order of work for one message:
    duplicate and gets an empty turn, also after a restart. If the database is unreachable the message
    goes to a bounded in-memory spool, written as soon as the database answers again, and the person is
    answered all the same.
-2. Rate limit per person; too long or unreadable content; the gateway's own commands (/start, /help, /menu,
-   /privacy, /cancella and the erase confirmation buttons); a shared location becomes the nearest town.
-3. Everything else goes to Rasa under the person's opaque Rasa id. When Rasa is down or slow the person is
-   told so in plain words; nothing is retried behind their back.
-4. The replies are stored with their meta, and returned as a :class:`Turn` whose meta is the last one Rasa
+2. Rate limit per person; too long content; /privacy, /cancella and the erase confirmation buttons; the
+   rating buttons of a handoff.
+3. The chat's mode (see :mod:`bot.handoff`): while the person has an open ticket (mode *waiting* or
+   *operator*) what she writes goes to the ticket, not to Rasa, and the bot stays silent; while a request
+   for a person waits for her town, her answer is that town.
+4. Otherwise (mode *bot*): unreadable content, the gateway's own commands (/start, /help, /menu); a shared
+   location becomes the nearest town; everything else goes to Rasa under the person's opaque Rasa id. When
+   Rasa is down or slow the person is told so in plain words; nothing is retried behind their back.
+5. When the assistant's meta says the person asked for a human (``handoff`` and not ``fallback``), the
+   handoff starts and its message replaces the assistant's.
+6. The replies are stored with their meta, and returned as a :class:`Turn` whose meta is the last one Rasa
    sent (every field present, null when unknown).
 
 The router never raises: an unexpected error is logged and answered with the "unavailable" message.
@@ -29,8 +35,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot import texts
+from bot import handoff_texts, texts
 from bot.assistant import AssistantAnswer, AssistantUnavailable
+from bot.handoff import HandoffService, Person
 from bot.messages import Inbound, Reply, Turn, normalise_meta
 from bot.ratelimit import RateLimiter
 from bot.store import NewMessage, Store, StoreUnavailable, new_sender_id
@@ -92,8 +99,10 @@ class ConversationRouter:
         spool: Spool | None = None,
         db_retry_after: float = 2.0,
         clock: Callable[[], datetime] = utcnow,
+        handoff: HandoffService | None = None,
     ) -> None:
         self.store = store
+        self.handoff = handoff
         self.assistant = assistant
         self.limiter = limiter if limiter is not None else RateLimiter(20)
         self.retention_days = retention_days
@@ -229,21 +238,79 @@ class ConversationRouter:
     async def _answer(self, msg: Inbound, person: _Person) -> _Outcome:
         if not self.limiter.allow((msg.channel, msg.user_key)):
             return _said(Reply(texts.RATE_LIMITED))
-        if msg.unsupported:
-            return _said(Reply(texts.UNSUPPORTED))
         if len(msg.text or "") > texts.MAX_TEXT_CHARS or len(msg.payload or "") > texts.MAX_TEXT_CHARS:
             return _said(Reply(texts.TOO_LONG))
-        if msg.command:
+        if msg.command in ("privacy", "cancella"):
             return await self._command(msg, person)
         if msg.payload in (texts.ERASE_YES, texts.ERASE_NO):
             return await self._erase_answer(msg, person)
+        if self.handoff is not None and person.user_id is not None:
+            if msg.payload and msg.payload.startswith(handoff_texts.RATE_PREFIX):
+                return _said(*await self.handoff.rate(person.user_id, msg.payload))
+            handled = await self._handoff_mode(msg, person)
+            if handled is not None:
+                return handled
+        if msg.unsupported:
+            return _said(Reply(texts.UNSUPPORTED))
+        if msg.command:
+            return await self._command(msg, person)
         if msg.location is not None:
             return await self._location(person, *msg.location)
         # Typed text never reaches Rasa as "/intent{...}": only button payloads may trigger intents.
         to_rasa = msg.payload or (msg.text or "").strip().lstrip("/").strip()
         if not to_rasa:
             return _said(Reply(texts.EMPTY))
-        return await self._ask_rasa(person, to_rasa)
+        outcome = await self._ask_rasa(person, to_rasa)
+        meta = outcome.meta or {}
+        if self.handoff is not None and meta.get("handoff") and not meta.get("fallback"):
+            return await self._start_handoff(msg, person, outcome)
+        return outcome
+
+    # --- handoff ------------------------------------------------------------------------------------
+
+    def _handoff_person(self, msg: Inbound, person: _Person) -> Person:
+        assert person.user_id is not None
+        return Person(person.user_id, msg.channel, msg.user_key, msg.first_name)
+
+    async def _handoff_mode(self, msg: Inbound, person: _Person) -> _Outcome | None:
+        """The answer when the chat is in handoff (a ticket is open, or the town is being asked), else
+        None. If the handoff tables cannot be read the chat stays with the assistant."""
+        assert self.handoff is not None and person.user_id is not None
+        try:
+            ticket = await self.handoff.open_ticket(person.user_id)
+            if ticket is not None:
+                return _said(*await self.handoff.person_message(ticket, msg))
+            if msg.command:
+                return None
+            pending = await self.handoff.pending_request(person.user_id)
+            if pending is None:
+                return None
+            if msg.payload and msg.payload != "/request_human":
+                await self.handoff.drop_pending(person.user_id)  # she chose something else
+                return None
+            town = None
+            if msg.location is not None and self.locate_town is not None:
+                town = await asyncio.to_thread(self.locate_town, *msg.location)
+            text = msg.text if msg.location is None else None
+            replies = await self.handoff.answer_town(self._handoff_person(msg, person), pending, text, town)
+            return _said(*replies)
+        except Exception:
+            log.exception("handoff state unavailable; the chat stays with the assistant")
+            return None
+
+    async def _start_handoff(self, msg: Inbound, person: _Person, asked: _Outcome) -> _Outcome:
+        """The person asked for a human: the handoff's message replaces the assistant's."""
+        assert self.handoff is not None
+        meta = asked.meta or {}
+        if person.user_id is None:
+            replies = [Reply(handoff_texts.HANDOFF_UNAVAILABLE)]
+        else:
+            try:
+                replies = await self.handoff.request(self._handoff_person(msg, person), meta)
+            except Exception:
+                log.exception("cannot start a handoff")
+                replies = [Reply(handoff_texts.HANDOFF_UNAVAILABLE)]
+        return _Outcome(replies=replies, reply_metas=[meta] * len(replies), meta=meta)
 
     async def _ask_rasa(self, person: _Person, text: str) -> _Outcome:
         try:
@@ -317,6 +384,11 @@ class ConversationRouter:
         except AssistantUnavailable as exc:
             log.warning("Rasa tracker not erased, so nothing is erased: %s", exc)
             return _said(Reply(texts.ERASE_FAILED))
+        if self.handoff is not None:
+            try:
+                await self.handoff.forget(person.user_id)
+            except Exception:
+                log.exception("tickets not erased one by one (the database still deletes them)")
         try:
             await self.store.erase_user(person.user_id)
         except Exception as exc:

@@ -57,6 +57,7 @@ class Inbound:
     command: str | None = None  # "start", "help", "menu", "privacy", "cancella", without the slash
     first_name: str | None = None
     update_id: int | None = None  # Telegram update id, for exactly-once processing
+    message_id: int | None = None  # the platform's id of the message, to copy it to the operators
 
 
 @dataclass

@@ -10,6 +10,9 @@ the repr and dumped with the password hidden; :attr:`Settings.database_url_for_l
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
@@ -91,6 +94,16 @@ class Settings(BaseSettings):
     web_port: int = Field(default=8080, ge=0, le=65535)
 
     retention_days: int = Field(default=180, ge=1, le=3650)
+
+    # Handoff to operators: a waiting ticket nobody claims for this many seconds of office hours is
+    # announced again; an assigned ticket silent this long is closed; timers are checked this often.
+    handoff_unclaimed_seconds: float = Field(default=600.0, gt=0)
+    handoff_silent_seconds: float = Field(default=86_400.0, gt=0)
+    handoff_check_every: float = Field(default=30.0, gt=0, le=3600)
+    invite_ttl_hours: float = Field(default=72.0, gt=0, le=24 * 365)
+    # Tests only: the gateway's clock starts at this instant (ISO 8601 with its UTC offset) and runs on.
+    concilia_fake_now: datetime | None = None
+
     rate_limit_per_minute: int = Field(default=20, ge=1, le=10_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
@@ -103,6 +116,15 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("concilia_fake_now")
+    @classmethod
+    def _fake_now(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError(
+                "CONCILIA_FAKE_NOW: scrivi l'ora con il fuso, per esempio 2027-06-15T10:00:00+02:00"
+            )
+        return value
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -171,6 +193,15 @@ class Settings(BaseSettings):
                 raise ValueError("TELEGRAM_WEBHOOK_URL deve essere https:// (Telegram non accetta http)")
         return self
 
+    def clock(self) -> Callable[[], datetime]:
+        """The gateway's clock: real UTC time, or (tests) time running from CONCILIA_FAKE_NOW."""
+        start = self.concilia_fake_now
+        if start is None:
+            return lambda: datetime.now(timezone.utc)
+        origin = time.monotonic()
+        start = start.astimezone(timezone.utc)
+        return lambda: start + timedelta(seconds=time.monotonic() - origin)
+
     @property
     def telegram_enabled(self) -> bool:
         return self.telegram_bot_token is not None
@@ -201,3 +232,23 @@ class Settings(BaseSettings):
         if password:
             out.append(str(password))
         return out
+
+
+class DatabaseSettings(BaseSettings):
+    """Only ``DATABASE_URL``, for the administrator's commands (``concilia operators ...``), which need
+    neither Rasa nor Telegram."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
+    )
+
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return Settings._database_url(value)  # type: ignore[operator]

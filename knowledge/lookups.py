@@ -11,7 +11,7 @@ from knowledge.text import normalise
 
 HEADER = (
     "# Generated from knowledge/data by `concilia kb lookups`: do not edit by hand.\n"
-    "# Knowledge base digest: {digest}\n"
+    "# Only towns and areas go in: other changes to the knowledge base do not require retraining.\n"
 )
 
 
@@ -49,7 +49,7 @@ def territory_examples(kb: KnowledgeBase) -> list[str]:
 
 def render(kb: KnowledgeBase) -> str:
     """The lookup tables as a Rasa 3.x NLU YAML document."""
-    lines = [HEADER.format(digest=kb.digest), 'version: "3.1"', "nlu:"]
+    lines = [HEADER, 'version: "3.1"', "nlu:"]
     for name, examples in (("town", town_examples(kb)), ("territory", territory_examples(kb))):
         lines += [f"- lookup: {name}", "  examples: |"]
         lines += [f"    - {example}" for example in examples]
@@ -61,6 +61,8 @@ def write_lookups(kb: KnowledgeBase, out_path: str | Path) -> Path:
     path = Path(out_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = render(kb)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return path  # unchanged: keep the file's date, so that the model is not retrained for nothing
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

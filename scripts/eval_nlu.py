@@ -41,6 +41,18 @@ def read_heldout(path: Path) -> list[dict]:
     return out
 
 
+def training_texts() -> set[str]:
+    """Plain texts of every training example, lower case, to tell seen from unseen held-out examples."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    texts: set[str] = set()
+    for path in sorted((ROOT / "nlu" / "data").glob("*.yml")):
+        if "\nnlu:" not in "\n" + path.read_text("utf-8"):
+            continue  # rules, not NLU data
+        texts |= {(ex.get("text") or "").lower().strip() for ex in load_data(str(path)).intent_examples}
+    return texts
+
+
 def macro_f1(pairs: list[tuple[str, str]]) -> float:
     labels = sorted({gold for gold, _ in pairs})
     scores = []
@@ -88,6 +100,8 @@ async def evaluate(model: str, heldout: Path, xsid: Path) -> dict:
     load_seconds = time.perf_counter() - t0
 
     examples = read_heldout(heldout)
+    seen_in_training = training_texts()
+    unseen_ok = unseen_n = 0
     raw: list[tuple[str, str, float]] = []  # (gold, top real intent, its confidence) for the sweep
     pairs: list[tuple[str, str]] = []
     errors = []
@@ -102,6 +116,9 @@ async def evaluate(model: str, heldout: Path, xsid: Path) -> dict:
         raw.append((gold, *top_real_intent(parsed)))
         correct = predicted == gold or (gold == "out_of_scope" and predicted in REJECTED)
         pairs.append((gold, gold if correct else predicted))
+        if ex["text"].lower().strip() not in seen_in_training:
+            unseen_n += 1
+            unseen_ok += correct
         if not correct:
             errors.append({"text": ex["text"], "gold": gold, "predicted": predicted,
                            "confidence": round(parsed["intent"]["confidence"], 3)})
@@ -143,6 +160,8 @@ async def evaluate(model: str, heldout: Path, xsid: Path) -> dict:
         "heldout_examples": len(examples),
         "intent_accuracy": round(accuracy, 4),
         "intent_macro_f1": round(macro_f1(pairs), 4),
+        "unseen_examples": unseen_n,
+        "intent_accuracy_unseen": round(unseen_ok / unseen_n, 4) if unseen_n else None,
         "topic_accuracy": round(topic_ok / topic_n, 4) if topic_n else None,
         "town_accuracy": round(town_ok / town_n, 4) if town_n else None,
         "territory_accuracy": round(terr_ok / terr_n, 4) if terr_n else None,
@@ -170,7 +189,7 @@ def main() -> int:
     report = asyncio.run(evaluate(args.model, Path(args.heldout), Path(args.xsid)))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
-    for key in ("heldout_examples", "intent_accuracy", "intent_macro_f1", "topic_accuracy", "town_accuracy",
+    for key in ("heldout_examples", "intent_accuracy", "intent_macro_f1", "unseen_examples", "intent_accuracy_unseen", "topic_accuracy", "town_accuracy",
                 "territory_accuracy", "false_handoff_rate", "xsid_examples", "xsid_rejection",
                 "model_load_seconds", "parse_ms_mean"):
         print(f"{key:22} {report[key]}")

@@ -18,6 +18,8 @@ calls it and then ``await channel.start()`` / ``await channel.stop()``.
 * Button payloads longer than Telegram's 64-byte ``callback_data`` go through a bounded in-memory
   mapping (see :mod:`bot.channels.callback_store`): after a restart such an old button cannot be
   resolved and the person is kindly asked to write the question again.
+* With a handoff service, the operators' side (groups, forum topics, registration) is added by
+  :mod:`bot.channels.telegram_operators`; its handlers run before these.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 COMMAND_NAMES = tuple(name for name, _ in COMMANDS)
 
-# Update types the bot asks for. The operators' side (forum topics, group chats) will add its own.
+# Update types the bot asks for (the operators' messages in groups and their buttons are of these types too).
 ALLOWED_UPDATES = ["message", "callback_query"]
 
 # Content we cannot read, checked in this order (an animation also carries a document).
@@ -238,8 +240,10 @@ class TelegramChannel:
         send_attempts: int = 4,
         retry_backoff: float = 0.5,
         start_attempts: int = 5,
+        operators: Any = None,
     ) -> None:
         self.application = application
+        self.operators = operators
         self.router = router
         self.webhook = webhook
         self.callbacks = callbacks or CallbackStore()
@@ -277,6 +281,8 @@ class TelegramChannel:
         """Connect to Telegram, register the commands, and start receiving updates."""
         await self._initialize_with_retries()
         await self._set_commands()
+        if self.operators is not None:
+            await self.operators.start()
         await self.application.start()
         if self.webhook is None:
             updater = self.application.updater
@@ -302,6 +308,8 @@ class TelegramChannel:
         if self._webhook_runner is not None:
             await self._webhook_runner.cleanup()
             self._webhook_runner = None
+        if self.operators is not None and app.running:
+            await self.operators.stop()  # messages still queued for the operators' topics go out first
         if app.running:
             await app.stop()
         await app.shutdown()
@@ -375,6 +383,7 @@ class TelegramChannel:
             user_key=str(chat_id),
             first_name=self._first_name(update),
             update_id=update.update_id,
+            message_id=update.message.message_id if update.message is not None else None,
             **fields,
         )
 
@@ -525,6 +534,7 @@ def build_telegram(
     settings: Any,
     router: Router,
     *,
+    handoff: Any = None,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     rate_limit_retries: int = 5,
@@ -535,7 +545,8 @@ def build_telegram(
     ``settings`` needs ``telegram_bot_token`` (SecretStr), ``telegram_mode`` ("polling" | "webhook"),
     ``telegram_api_base`` (optional, e.g. "http://127.0.0.1:8081/bot" for the fake server), and in webhook
     mode what :func:`webhook_config` reads. ``request`` / ``get_updates_request`` replace PTB's HTTP layer
-    (tests); ``channel_options`` go to :class:`TelegramChannel`.
+    (tests); ``channel_options`` go to :class:`TelegramChannel`. With ``handoff`` (a
+    :class:`bot.handoff.HandoffService`) the operators' side is added.
     """
     token = _secret(getattr(settings, "telegram_bot_token", None))
     if not token:
@@ -564,4 +575,12 @@ def build_telegram(
     if webhook is not None:
         builder = builder.updater(None)
     application = builder.build()
-    return TelegramChannel(application, router, webhook=webhook, **channel_options)
+    callbacks = channel_options.pop("callbacks", None) or CallbackStore()
+    operators = None
+    if handoff is not None:
+        from bot.channels.telegram_operators import TelegramOperators
+
+        operators = TelegramOperators(application, handoff, encode=callbacks.encode)
+    return TelegramChannel(
+        application, router, webhook=webhook, callbacks=callbacks, operators=operators, **channel_options
+    )

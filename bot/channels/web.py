@@ -22,6 +22,12 @@ JSON or not UTF-8, 405 wrong method, 413 body over 64 KiB, 415 not JSON, 422 mis
 over 4,096 characters included). The page and the API share the origin, so there is no CORS and no
 OPTIONS handling.
 
+``GET /api/chat/updates?user=<id>&after=<n>`` answers what reached the person since: the messages of an
+operator (when the chat was handed over to one) and of the handoff (an operator joined, the chat was
+closed, a rating to give), ``{"replies": [{"id": n, "text": ..., "buttons": [...]}], "last": m}``, oldest
+first; ask again with ``after=m``. ``after`` defaults to 0 (everything still kept). The page polls it every
+few seconds.
+
 ``GET /`` is the chat page (``static/``: HTML, CSS and JS, no external assets). ``GET /healthz`` answers
 ``{"status": "ok", "db": true|false, "rasa": true|false}``.
 """
@@ -61,6 +67,8 @@ PAGE_HEADERS = {
 }
 
 HealthCheck = Callable[[], Awaitable[bool]]
+# (channel, user key, after) -> (messages pushed to the person since, the cursor to ask with next)
+Updates = Callable[[str, str, int], Awaitable[tuple[list[Any], int]]]
 
 
 class Router(Protocol):
@@ -179,7 +187,8 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
     except web.HTTPException as exc:
         if exc.status < 400 or not request.path.startswith("/api/"):
             raise
-        message = {404: "Indirizzo sconosciuto.", 405: "Metodo non ammesso: usa POST."}.get(
+        allowed = "GET" if request.path == "/api/chat/updates" else "POST"
+        message = {404: "Indirizzo sconosciuto.", 405: f"Metodo non ammesso: usa {allowed}."}.get(
             exc.status, exc.reason
         )
         return _error(exc.status, message)
@@ -191,9 +200,15 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
 
 
 class WebChannel:
-    def __init__(self, router: Router, health_checks: Mapping[str, HealthCheck] | None = None) -> None:
+    def __init__(
+        self,
+        router: Router,
+        health_checks: Mapping[str, HealthCheck] | None = None,
+        updates: Updates | None = None,
+    ) -> None:
         self.router = router
         self.health_checks = dict(health_checks or {})
+        self.updates_source = updates
         self._runner: web.AppRunner | None = None
         self.url: str | None = None
 
@@ -202,6 +217,7 @@ class WebChannel:
         app.router.add_get("/", self.page)
         app.router.add_get("/static/{name}", self.static)
         app.router.add_post("/api/chat", self.chat)
+        app.router.add_get("/api/chat/updates", self.updates)
         app.router.add_get("/healthz", self.healthz)
         return app
 
@@ -235,6 +251,28 @@ class WebChannel:
             return _error(exc.status, exc.message)
         turn = await self.router.handle(chat.to_inbound())
         return web.json_response(turn_to_json(turn), headers={"Cache-Control": "no-store"})
+
+    async def updates(self, request: web.Request) -> web.Response:
+        user = request.query.get("user", "")
+        if not USER_ID.fullmatch(user):
+            return _error(422, "Il parametro user manca o non è valido.")
+        raw_after = request.query.get("after", "0") or "0"
+        if not raw_after.isdigit() or len(raw_after) > 18:
+            return _error(422, "Il parametro after deve essere un numero intero non negativo.")
+        after = int(raw_after)
+        if self.updates_source is None:
+            return web.json_response({"replies": [], "last": after}, headers={"Cache-Control": "no-store"})
+        try:
+            found, last = await self.updates_source("web", user, after)
+        except Exception:
+            log.exception("cannot read the updates of a web user")
+            return _error(503, "Non riesco a leggere i messaggi nuovi. Riprovo tra poco.")
+        replies = [
+            {"id": m.id, "text": m.text or "", "buttons": list(m.buttons or [])}
+            for m in found
+            if m.text or m.buttons
+        ]
+        return web.json_response({"replies": replies, "last": last}, headers={"Cache-Control": "no-store"})
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "index.html", headers={**PAGE_HEADERS, "Content-Type": "text/html"})

@@ -1,7 +1,8 @@
 """The gateway's tables, as SQLAlchemy 2 typed models.
 
 Schema changes go through Alembic (``bot/store/migrations``); these models are the source the migrations
-are written from. Later issues add tickets and operators next to these tables.
+are written from. The handoff to partner operators adds tickets (with their events and the mapping of
+relayed messages), operators, operators' groups and invite codes (migration 0002).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -38,6 +41,10 @@ NAMING = {
 
 DIRECTIONS = ("in", "out")
 PRIVACY_KINDS = ("notice_shown", "privacy_viewed", "erase_requested", "erased")
+TICKET_STATES = ("waiting", "assigned", "closed", "expired")
+OPEN_STATES = ("waiting", "assigned")
+INVITE_KINDS = ("operator", "group")
+RELAY_DIRECTIONS = ("to_operators", "to_person")
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -83,6 +90,9 @@ class User(Base):
     first_name: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A request for a person waiting for the town (the ticket is created once the town is known):
+    # {"topic": ..., "tries": n, "at": ISO time}. Null otherwise.
+    handoff_pending: Mapped[dict[str, Any] | None]
 
 
 class Message(Base):
@@ -105,6 +115,9 @@ class Message(Base):
     meta: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     purged: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Sent to the person outside an answer (an operator's message, a ticket closed...): the web chat
+    # fetches these with GET /api/chat/updates.
+    pushed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ProcessedUpdate(Base):
@@ -130,4 +143,129 @@ class PrivacyEvent(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Operator(Base):
+    """A partner's operator on Telegram, registered with a one-time invite code."""
+
+    __tablename__ = "operators"
+    __table_args__ = (UniqueConstraint("partner_id", "telegram_user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(64))
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    first_name: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OperatorGroup(Base):
+    """The operators' forum supergroup of a partner (one per partner), linked with a one-time code."""
+
+    __tablename__ = "operator_groups"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(64), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    title: Mapped[str | None] = mapped_column(String(128))
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InviteCode(Base):
+    """A one-time code, stored as its SHA-256 only: ``operator`` registers an operator, ``group`` links
+    a group. Used once (``used_at``), refused after ``expires_at``."""
+
+    __tablename__ = "invite_codes"
+    __table_args__ = (CheckConstraint("kind IN ('operator', 'group')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    partner_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Ticket(Base):
+    """A chat handed to a partner's operators. States: waiting → assigned → closed, plus expired (closed
+    by the system after a long silence); assigned → waiting when an operator releases it. At most one
+    open ticket per person (a partial unique index)."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint("state IN ('waiting', 'assigned', 'closed', 'expired')", name="state"),
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
+        Index("ix_tickets_partner_id_state", "partner_id", "state"),
+        Index("ix_tickets_state", "state"),
+        Index(
+            "uq_tickets_open_user",
+            "user_id",
+            unique=True,
+            sqlite_where=text("state IN ('waiting', 'assigned')"),
+            postgresql_where=text("state IN ('waiting', 'assigned')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    partner_id: Mapped[str] = mapped_column(String(64))
+    topic: Mapped[str | None] = mapped_column(String(64))
+    territory: Mapped[str | None] = mapped_column(String(64))
+    comune: Mapped[str | None] = mapped_column(String(64))
+    question: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    announced_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reannounced: Mapped[int] = mapped_column(Integer, default=0)
+    assigned_to: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    assigned_at: Mapped[datetime | None]
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    close_reason: Mapped[str | None] = mapped_column(String(32))
+    group_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None]
+    purged: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TicketEvent(Base):
+    """One step of a ticket's life: what happened, from which state to which, when and by whom
+    (``actor``: "person", "operator:<id>", "system"). Refused attempts are events too."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_ticket_id", "ticket_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    detail: Mapped[str | None] = mapped_column(String(255))
+
+
+class RelayedMessage(Base):
+    """A message copied between the person's chat and the ticket's forum topic, with both message ids, so
+    the copies can be found (and deleted when the person erases her data)."""
+
+    __tablename__ = "relayed_messages"
+    __table_args__ = (
+        CheckConstraint("direction IN ('to_operators', 'to_person')", name="direction"),
+        Index("ix_relayed_messages_ticket_id", "ticket_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(16))
+    person_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    group_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    topic_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -26,7 +26,16 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.models import Message, PrivacyEvent, ProcessedUpdate, User, utcnow
+from bot.store.models import (
+    Message,
+    PrivacyEvent,
+    ProcessedUpdate,
+    RelayedMessage,
+    Ticket,
+    TicketEvent,
+    User,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,6 +72,7 @@ class NewMessage:
     first_name: str | None = None
     update_id: int | None = None
     created_at: datetime = field(default_factory=utcnow)
+    pushed: bool = False  # sent outside an answer (see Message.pushed)
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,7 @@ class StoredMessage:
 class PurgeResult:
     messages: int
     updates: int
+    tickets: int = 0  # tickets whose question was purged
 
 
 def _unavailable(exc: BaseException) -> bool:
@@ -157,6 +168,7 @@ class Store:
                     meta=rec.meta,
                     created_at=rec.created_at,
                     purged=False,
+                    pushed=rec.pushed,
                 )
             )
             ref = UserRef(user.id, user.rasa_sender_id)
@@ -208,10 +220,15 @@ class Store:
         return await self._run(run)
 
     async def erase_user(self, user_id: int) -> None:
-        """Delete the person's row, messages and privacy events; keep one anonymous "erased" record."""
+        """Delete the person's row, messages, tickets (with their events and relayed messages) and privacy
+        events; keep one anonymous "erased" record."""
 
         def run() -> None:
             with self._sessions.begin() as session:
+                tickets = select(Ticket.id).where(Ticket.user_id == user_id)
+                session.execute(delete(RelayedMessage).where(RelayedMessage.ticket_id.in_(tickets)))
+                session.execute(delete(TicketEvent).where(TicketEvent.ticket_id.in_(tickets)))
+                session.execute(delete(Ticket).where(Ticket.user_id == user_id))
                 session.execute(delete(Message).where(Message.user_id == user_id))
                 session.execute(delete(PrivacyEvent).where(PrivacyEvent.user_id == user_id))
                 session.execute(delete(User).where(User.id == user_id))
@@ -221,10 +238,15 @@ class Store:
 
     async def purge(self, messages_before: datetime, updates_before: datetime) -> PurgeResult:
         """Null the text of messages older than ``messages_before``; forget update ids older than
-        ``updates_before``."""
+        ``updates_before``. Tickets are part of the transcript: their question is nulled, the mapping of
+        their relayed messages dropped, and invite codes past their date are forgotten after the same
+        period."""
 
         def run() -> PurgeResult:
+            from bot.store.tickets import purge_tickets
+
             with self._sessions.begin() as session:
+                tickets = purge_tickets(session, messages_before)
                 purged = session.execute(
                     update(Message)
                     .where(Message.created_at < messages_before, Message.purged.is_(False))
@@ -236,7 +258,11 @@ class Store:
                     .where(ProcessedUpdate.processed_at < updates_before)
                     .execution_options(synchronize_session=False)
                 )
-                return PurgeResult(int(purged.rowcount or 0), int(dropped.rowcount or 0))  # type: ignore[attr-defined]
+                return PurgeResult(
+                    int(purged.rowcount or 0),  # type: ignore[attr-defined]
+                    int(dropped.rowcount or 0),  # type: ignore[attr-defined]
+                    tickets,
+                )
 
         return await self._run(run)
 
@@ -260,6 +286,57 @@ class Store:
                     select(User).where(User.channel == channel, User.channel_user_key == user_key)
                 ).first()
                 return None if user is None else UserRef(user.id, user.rasa_sender_id)
+
+        return await self._run(run)
+
+    async def pushed_since(
+        self, channel: str, user_key: str, after: int, limit: int = 50
+    ) -> tuple[list[StoredMessage], int]:
+        """Messages pushed to the person (operators' messages, tickets closed...) with an id above
+        ``after``, oldest first, and the cursor to ask with next time (the last id seen, or ``after``)."""
+
+        def run() -> tuple[list[StoredMessage], int]:
+            with self._sessions() as session:
+                rows = session.scalars(
+                    select(Message)
+                    .join(User, User.id == Message.user_id)
+                    .where(
+                        User.channel == channel,
+                        User.channel_user_key == user_key,
+                        Message.pushed.is_(True),
+                        Message.direction == "out",
+                        Message.id > after,
+                    )
+                    .order_by(Message.id)
+                    .limit(limit)
+                ).all()
+                found = [
+                    StoredMessage(
+                        m.id, m.direction, m.text, m.payload, m.buttons, m.meta, m.created_at, m.purged
+                    )
+                    for m in rows
+                ]
+                return found, (found[-1].id if found else after)
+
+        return await self._run(run)
+
+    async def recent_messages(self, user_id: int, limit: int) -> list[StoredMessage]:
+        """The person's last ``limit`` messages, oldest first."""
+
+        def run() -> list[StoredMessage]:
+            with self._sessions() as session:
+                rows = session.scalars(
+                    select(Message)
+                    .where(Message.user_id == user_id)
+                    .order_by(Message.created_at.desc(), Message.id.desc())
+                    .limit(limit)
+                ).all()
+                return [
+                    StoredMessage(
+                        m.id, m.direction, m.text, m.payload, m.buttons, m.meta, m.created_at, m.purged
+                    )
+                    for m in reversed(rows)
+                ]
 
         return await self._run(run)
 

@@ -13,9 +13,9 @@ What it models, as Telegram does it:
 * errors are ``ApiError(status, description, retry_after)``; the test can make the next N calls of a
   method fail with 429 (flood control, ``retry_after``) or 5xx (a gateway error page, as Telegram's nginx
   answers), or be slow; with ``group_messages_per_minute`` set, groups get Telegram's flood control
-  (429 with ``retry_after`` past that many messages a minute);
+  (429 with ``retry_after`` past that many messages in ``group_window_seconds``, a minute by default);
 * forum supergroups: createForumTopic / editForumTopic / closeForumTopic / reopenForumTopic /
-  deleteForumTopic, messages with ``message_thread_id``, copyMessage between chats.
+  deleteForumTopic, messages with ``message_thread_id``, copyMessage between chats; deleteMessages.
 
 Adding a Bot API method: write ``async def api_<methodname>(self, p)`` (``p`` has coerced parameters)
 returning the ``result``; the name is matched case-insensitively, like Telegram does.
@@ -71,6 +71,7 @@ JSON_FIELDS = {
     "link_preview_options",
     "reply_parameters",
     "media",
+    "message_ids",
 }
 INT_FIELDS = {
     "message_id",
@@ -215,10 +216,13 @@ class FakeBotApi:
         token: str | None = None,
         first_update_id: int | None = None,
         group_messages_per_minute: int | None = None,
+        group_window_seconds: float = 60.0,
     ) -> None:
         self.token = token  # when set, other tokens get 401
-        # Telegram's flood control in groups (about 20 messages a minute): off unless asked for
+        # Telegram's flood control in groups (about 20 messages a minute): off unless asked for; tests may
+        # shrink the window to keep fast
         self.group_messages_per_minute = group_messages_per_minute
+        self.group_window_seconds = group_window_seconds
         bot_id = int(token.split(":")[0]) if token and token.split(":")[0].isdigit() else 7000000001
         self.me = {
             "id": bot_id,
@@ -790,11 +794,12 @@ class FakeBotApi:
         if not limit or state.chat["type"] == "private":
             return
         now = time.monotonic()
+        window = self.group_window_seconds
         sends = self._group_sends.setdefault(state.chat["id"], deque())
-        while sends and now - sends[0] >= 60:
+        while sends and now - sends[0] >= window:
             sends.popleft()
         if len(sends) >= limit:
-            wait = max(1, int(60 - (now - sends[0])) + 1)
+            wait = max(1, int(window - (now - sends[0])) + 1)
             raise ApiError(429, f"Too Many Requests: retry after {wait}", wait)
         sends.append(now)
 
@@ -867,6 +872,15 @@ class FakeBotApi:
         state = self._chat(p.get("chat_id"))
         if state.messages.pop(p.get("message_id"), None) is None:  # type: ignore[arg-type]
             raise bad_request("message to delete not found")
+        return True
+
+    async def api_deletemessages(self, p: dict[str, Any]) -> bool:
+        state = self._chat(p.get("chat_id"))
+        ids = p.get("message_ids")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+            raise bad_request("message_ids must be a list of 1-100 message identifiers")
+        for mid in ids:
+            state.messages.pop(int(mid), None)  # missing ones are skipped, as Telegram does
         return True
 
     async def api_copymessage(self, p: dict[str, Any]) -> dict[str, int]:

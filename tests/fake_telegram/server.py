@@ -17,6 +17,10 @@ Test control API (JSON):
 * ``POST /_test/reset``; ``GET /_test/state``; ``GET /_test/messages?chat_id=``
 * ``POST /_test/chat`` ``{chat_id, type, title, is_forum}`` (groups, forum supergroups)
 * ``POST /_test/block`` ``{chat_id, blocked}``; ``POST /_test/delete_topic`` ``{chat_id, message_thread_id}``
+* ``POST /_test/flood`` ``{per_window, window_seconds}``: groups' flood control (``per_window`` null: off)
+
+An operator in a forum topic is a ``user_message`` with the group's ``chat_id`` and the topic's
+``message_thread_id``; ``GET /_test/state`` lists each chat's topics.
 
 In process::
 
@@ -69,9 +73,13 @@ class FakeTelegramServer:
         token: str | None = None,
         first_update_id: int | None = None,
         group_messages_per_minute: int | None = None,
+        group_window_seconds: float = 60.0,
     ) -> None:
         self.api = FakeBotApi(
-            token=token, first_update_id=first_update_id, group_messages_per_minute=group_messages_per_minute
+            token=token,
+            first_update_id=first_update_id,
+            group_messages_per_minute=group_messages_per_minute,
+            group_window_seconds=group_window_seconds,
         )
         self._runner: web.AppRunner | None = None
         self._webhook_task: asyncio.Task[None] | None = None
@@ -99,6 +107,7 @@ class FakeTelegramServer:
         app.router.add_post("/_test/chat", self._t_chat)
         app.router.add_post("/_test/block", self._t_block)
         app.router.add_post("/_test/delete_topic", self._t_delete_topic)
+        app.router.add_post("/_test/flood", self._t_flood)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -344,6 +353,16 @@ class FakeTelegramServer:
     async def _t_block(self, request: web.Request) -> web.Response:
         async def act(body: dict[str, Any]) -> Any:
             self.api.block(int(body["chat_id"]), bool(body.get("blocked", True)))
+            return {"ok": True}
+
+        return await self._guarded(request, act)
+
+    async def _t_flood(self, request: web.Request) -> web.Response:
+        async def act(body: dict[str, Any]) -> Any:
+            per_window = body.get("per_window")
+            self.api.group_messages_per_minute = int(per_window) if per_window else None
+            self.api.group_window_seconds = float(body.get("window_seconds", 60.0))
+            self.api._group_sends.clear()
             return {"ok": True}
 
         return await self._guarded(request, act)

@@ -1,9 +1,12 @@
-// Concilia web chat: talks to POST api/chat on the same origin. No external assets, no innerHTML:
-// every text from the server is inserted as text, links are built as elements.
+// Concilia web chat: talks to POST api/chat on the same origin, and polls GET api/chat/updates every few
+// seconds for what arrives later (an operator's messages after a handoff). No external assets, no
+// innerHTML: every text from the server is inserted as text, links are built as elements.
 (function () {
   "use strict";
 
   var KEY = "concilia.user";
+  var AFTER_KEY = "concilia.after";  // the last update already shown
+  var POLL_MS = 3000;
   var USER_RE = /^[A-Za-z0-9._:-]{1,128}$/;
   var LINK_RE = /(https?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]])/g;
 
@@ -32,6 +35,10 @@
   }
 
   var user = userId();
+  var after = 0;
+  try { after = parseInt(localStorage.getItem(AFTER_KEY) || "0", 10) || 0; } catch (e) { after = 0; }
+  if (after < 0) after = 0;
+  var polling = false;
 
   function appendText(el, text) {
     var last = 0;
@@ -58,9 +65,9 @@
     return div;
   }
 
-  function showReplies(replies) {
+  function showReplies(replies, kind) {
     replies.forEach(function (reply) {
-      var div = bubble("bot", reply.text || "");
+      var div = bubble(kind || "bot", reply.text || "");
       if (reply.buttons && reply.buttons.length) {
         var group = document.createElement("div");
         group.className = "buttons";
@@ -106,6 +113,23 @@
     });
   }
 
+  function poll() {
+    if (polling || document.hidden) return;
+    polling = true;
+    fetch("api/chat/updates?user=" + encodeURIComponent(user) + "&after=" + after, { cache: "no-store" })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (data) {
+        if (!data || !data.replies) return;
+        if (data.replies.length) showReplies(data.replies, "bot pushed");
+        if (typeof data.last === "number" && data.last > after) {
+          after = data.last;
+          try { localStorage.setItem(AFTER_KEY, String(after)); } catch (e) { /* kept for this visit */ }
+        }
+      })
+      .catch(function () { /* offline for a moment: the next poll tries again */ })
+      .then(function () { polling = false; });
+  }
+
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var text = input.value.trim();
@@ -127,4 +151,7 @@
   });
 
   ask({ text: "/start" }, null);
+  poll();
+  setInterval(poll, POLL_MS);
+  document.addEventListener("visibilitychange", poll);
 })();

@@ -1,0 +1,225 @@
+"""The router's chat modes with the handoff: the assistant's meta starts it, then (mode waiting or operator)
+what the person writes goes to the ticket and not to Rasa; on close she is back with the assistant and can
+rate the help. Through the real router, a fake Rasa over HTTP, the real knowledge base and database; the web
+chat's updates endpoint through aiohttp's test client."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot import handoff_texts as txt
+from bot import texts
+from bot.assistant import RasaClient
+from bot.channels.web import WebChannel
+from bot.conversation import ConversationRouter
+from bot.handoff import HandoffService, OperatorContent
+from bot.messages import Inbound
+from bot.office_hours import ROME
+from bot.ratelimit import RateLimiter
+from knowledge import load
+from tests.fakes import fake_rasa
+from tests.fakes.fake_rasa import FakeRasa
+from tests.fakes.handoff import Clock, RecordingDesk, RecordingSender
+from tests.fakes.stores import memory_store
+
+KB = load()
+MAGENTINO = "azienda-consortile-magentino"
+GROUP = -1001500
+HUMAN_META = {
+    "intent": "request_human",
+    "confidence": 0.96,
+    "topic": "school_closure",
+    "territory": "magentino",
+    "comune": "Magenta",
+    "service_ids": [],
+    "handoff": True,
+    "fallback": False,
+}
+OFFER_META = {**HUMAN_META, "intent": "nlu_fallback", "topic": None, "territory": None, "fallback": True}
+
+
+def script(sender: str, message: str) -> list[dict[str, Any]]:
+    if message in ("posso parlare con una persona?", "/request_human"):
+        return [
+            {"recipient_id": sender, "text": "Va bene, ti metto in contatto con una persona."},
+            {"recipient_id": sender, "custom": {"meta": HUMAN_META}},
+        ]
+    if message == "operatore":
+        meta = {**HUMAN_META, "topic": None, "territory": None, "comune": None}
+        return [{"recipient_id": sender, "text": "Va bene.", "custom": {"meta": meta}}]
+    if message == "blorf":
+        return [
+            {
+                "recipient_id": sender,
+                "text": "Non ho capito. Vuoi che ti metta in contatto con una persona?",
+                "buttons": [{"title": "Sì, con una persona", "payload": "/request_human"}],
+            },
+            {"recipient_id": sender, "custom": {"meta": OFFER_META}},
+        ]
+    return fake_rasa.default_script(sender, message)
+
+
+@pytest.fixture
+async def env():
+    async with FakeRasa(script=script) as rasa:
+        store = memory_store()
+        clock = Clock(datetime(2026, 12, 1, 10, 0, tzinfo=ROME))
+        service = HandoffService(store, lambda: KB, clock=clock)
+        desk, sender = RecordingDesk(), RecordingSender()
+        service.attach_desk(desk)
+        service.attach_sender("telegram", sender)
+        await service.tickets.link_group(MAGENTINO, GROUP, "Operatori", clock())
+        await service.tickets.link_group("alleanza-capofila", -1001100, "Alleanza", clock())
+        await service.tickets.add_operator(MAGENTINO, 501, "Marco", clock())
+        client = RasaClient(rasa.url, rasa.token, timeout=2.0)
+        router = ConversationRouter(
+            store,
+            client,
+            limiter=RateLimiter(1000),
+            clock=clock,
+            handoff=service,
+            locate_town=lambda lat, lon: "Corbetta",
+        )
+        yield SimpleNamespace(rasa=rasa, store=store, service=service, desk=desk, sender=sender, router=router)
+        await client.aclose()
+        store.close()
+
+
+def tg(text: str | None = None, **kw: Any) -> Inbound:
+    return Inbound(channel="telegram", user_key="42", text=text, first_name="Giulia", **kw)
+
+
+async def ticket_of(env, channel: str = "telegram", key: str = "42"):
+    user = await env.store.find_user(channel, key)
+    return await env.service.open_ticket(user.id)
+
+
+async def test_asking_for_a_person_opens_a_ticket_and_replaces_the_assistants_text(env):
+    await env.router.handle(tg("centri estivi a Corbetta"))
+    turn = await env.router.handle(tg("posso parlare con una persona?"))
+
+    [reply] = turn.replies
+    assert reply.text.startswith("Ti metto in contatto con un operatore di Azienda consortile del Magentino")
+    assert reply.buttons == (txt.LEAVE_BUTTON,)
+    assert turn.meta["handoff"] is True and turn.meta["intent"] == "request_human"
+    ticket = await ticket_of(env)
+    assert ticket.state == "waiting" and ticket.question == "centri estivi a Corbetta"
+    user = await env.store.find_user("telegram", "42")
+    stored = await env.store.messages_of(user.id)
+    assert stored[-1].text == reply.text and stored[-1].meta["handoff"] is True
+
+
+async def test_an_offer_after_misunderstandings_is_only_an_offer_until_accepted(env):
+    turn = await env.router.handle(tg("blorf"))
+    assert turn.replies[0].text.startswith("Non ho capito") and turn.meta["fallback"] is True
+    assert await ticket_of(env) is None
+
+    accepted = await env.router.handle(tg(payload="/request_human"))
+    assert accepted.replies[0].text.startswith("Ti metto in contatto")
+    assert (await ticket_of(env)).state == "waiting"
+
+
+async def test_while_the_ticket_is_open_the_bot_is_silent_and_rasa_is_not_asked(env):
+    await env.router.handle(tg("posso parlare con una persona?"))
+    asked = len(env.rasa.calls)
+
+    quiet = await env.router.handle(tg("mia figlia ha 7 anni", message_id=11))
+    photo = await env.router.handle(tg(unsupported="photo", message_id=12))
+    menu = await env.router.handle(tg(command="menu"))
+
+    assert quiet.replies == [] and photo.replies == []
+    assert "/assistente" in menu.replies[0].text
+    assert len(env.rasa.calls) == asked
+    assert [(m.text, m.unsupported, m.message_id) for m in env.desk.of("person_wrote")] == [
+        ("mia figlia ha 7 anni", None, 11),
+        (None, "photo", 12),
+    ]
+
+
+async def test_after_close_she_is_back_with_the_assistant_and_rates_the_help(env):
+    await env.router.handle(tg("posso parlare con una persona?"))
+    ticket = await ticket_of(env)
+    await env.service.act("claim", ticket.id, GROUP, 501, "Marco")
+    await env.service.act("close", ticket.id, GROUP, 501, "Marco")
+    rating = env.sender.sent[-1][1][-1]
+    assert rating.text == txt.RATE_QUESTION
+
+    thanks = await env.router.handle(tg(payload=rating.buttons[4].payload))
+    back = await env.router.handle(tg("centri estivi a Corbetta"))
+
+    assert [r.text for r in thanks.replies] == [txt.RATED]
+    assert (await env.service.tickets.get(ticket.id)).rating == 5
+    assert back.replies[0].text == fake_rasa.CAMP_TEXT  # the assistant answers again
+
+
+async def test_the_town_is_asked_when_the_territory_is_unknown(env):
+    asked = await env.router.handle(tg("operatore"))
+    assert [r.text for r in asked.replies] == [txt.ASK_TOWN]
+    calls = len(env.rasa.calls)
+
+    opened = await env.router.handle(tg(location=(45.47, 8.92)))  # shared location: Corbetta
+
+    assert len(env.rasa.calls) == calls  # the answer went to the handoff, not to Rasa
+    assert opened.replies[0].text.startswith("Ti metto in contatto con un operatore di Azienda consortile")
+    assert (await ticket_of(env)).comune == "Corbetta"
+
+
+async def test_a_menu_button_while_the_town_is_asked_goes_back_to_the_assistant(env):
+    await env.router.handle(tg("operatore"))
+    turn = await env.router.handle(tg(payload='/choose_topic{"topic": "school_closure"}'))
+    assert turn.replies[0].text == fake_rasa.CAMP_TEXT
+    assert await ticket_of(env) is None
+
+
+async def test_cancella_during_a_handoff_erases_the_tickets_and_tells_the_topic(env):
+    await env.router.handle(tg("posso parlare con una persona?"))
+    ticket = await ticket_of(env)
+
+    confirm = await env.router.handle(tg(command="cancella"))
+    erased = await env.router.handle(tg(payload=texts.ERASE_YES))
+
+    assert confirm.replies[0].text == texts.ERASE_CONFIRM
+    assert erased.replies[0].text == texts.ERASED
+    assert env.desk.of("erased") == [[ticket.id]]
+    assert await env.service.tickets.get(ticket.id) is None
+
+
+async def test_a_web_person_gets_the_operators_messages_from_the_updates_endpoint(env):
+    channel = WebChannel(env.router, updates=env.store.pushed_since)
+    async with TestClient(TestServer(channel.make_app())) as http:
+        start = await http.post("/api/chat", json={"user": "web-1", "payload": "/request_human"})
+        assert (await start.json())["replies"][0]["text"].startswith("Ti metto in contatto")
+        nothing = await (await http.get("/api/chat/updates", params={"user": "web-1"})).json()
+        quiet = await (await http.post("/api/chat", json={"user": "web-1", "text": "sono ancora qui"})).json()
+
+        ticket = await ticket_of(env, "web", "web-1")
+        await env.service.tickets.set_topic(ticket.id, GROUP, 70, 71, env.service.clock())
+        await env.service.operator_message(GROUP, 70, 501, "Marco", OperatorContent(72, "Ciao, sono Marco."))
+        await env.service.operator_message(GROUP, 70, 501, "Marco", OperatorContent(73, None, "photo"))
+        first = await (await http.get("/api/chat/updates", params={"user": "web-1", "after": 0})).json()
+        again = await (await http.get(
+            "/api/chat/updates", params={"user": "web-1", "after": first["last"]}
+        )).json()
+        bad = await http.get("/api/chat/updates", params={"user": "web-1", "after": "-1"})
+        wrong_method = await http.post("/api/chat/updates", json={})
+        refused = await wrong_method.json()
+
+    assert nothing == {"replies": [], "last": 0}
+    assert quiet["replies"] == []
+    texts_ = [r["text"] for r in first["replies"]]
+    assert texts_ == [
+        txt.joined("Marco", KB.partners[MAGENTINO].name),
+        "Ciao, sono Marco.",
+        txt.PHOTO_FOR_WEB,
+    ]
+    assert again == {"replies": [], "last": first["last"]}
+    assert bad.status == 422
+    assert wrong_method.status == 405 and refused["error"] == "Metodo non ammesso: usa GET."
+    assert [m.text for m in env.desk.of("person_wrote")] == ["sono ancora qui"]
+    assert json.dumps(first)  # plain JSON
