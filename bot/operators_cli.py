@@ -42,10 +42,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    from knowledge import KnowledgeBaseInvalid, load
-
     from bot.settings import DatabaseSettings
     from bot.store import Store, make_engine, upgrade
+    from knowledge import KnowledgeBaseInvalid, load
 
     try:
         kb = load()
@@ -60,7 +59,7 @@ async def _main(args: argparse.Namespace) -> int:
         print(f"Non riesco ad aprire il database: {exc}", file=sys.stderr)
         return 1
     store = Store(engine)
-    service = HandoffService(store, lambda: kb)
+    service = HandoffService(store, lambda: kb, clock=settings.clock())
     try:
         command = args.operators_command
         if command in ("invite", "group-code"):

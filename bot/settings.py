@@ -44,6 +44,21 @@ _PLACEHOLDERS = {
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
+def make_clock(start: datetime | None) -> Callable[[], datetime]:
+    """Real UTC time; or, from ``start`` on, time that runs at the real pace (tests)."""
+    if start is None:
+        return lambda: datetime.now(timezone.utc)
+    origin = time.monotonic()
+    first = start.astimezone(timezone.utc)
+    return lambda: first + timedelta(seconds=time.monotonic() - origin)
+
+
+def _fake_now(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("CONCILIA_FAKE_NOW: scrivi l'ora con il fuso, per esempio 2027-06-15T10:00:00+02:00")
+    return value
+
+
 def is_placeholder(value: str) -> bool:
     """True for values that were obviously copied from an example instead of being set."""
     lowered = value.strip().lower()
@@ -120,11 +135,7 @@ class Settings(BaseSettings):
     @field_validator("concilia_fake_now")
     @classmethod
     def _fake_now(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError(
-                "CONCILIA_FAKE_NOW: scrivi l'ora con il fuso, per esempio 2027-06-15T10:00:00+02:00"
-            )
-        return value
+        return _fake_now(value)
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -195,12 +206,7 @@ class Settings(BaseSettings):
 
     def clock(self) -> Callable[[], datetime]:
         """The gateway's clock: real UTC time, or (tests) time running from CONCILIA_FAKE_NOW."""
-        start = self.concilia_fake_now
-        if start is None:
-            return lambda: datetime.now(timezone.utc)
-        origin = time.monotonic()
-        start = start.astimezone(timezone.utc)
-        return lambda: start + timedelta(seconds=time.monotonic() - origin)
+        return make_clock(self.concilia_fake_now)
 
     @property
     def telegram_enabled(self) -> bool:
@@ -235,8 +241,8 @@ class Settings(BaseSettings):
 
 
 class DatabaseSettings(BaseSettings):
-    """Only ``DATABASE_URL``, for the administrator's commands (``concilia operators ...``), which need
-    neither Rasa nor Telegram."""
+    """Only ``DATABASE_URL`` (and the tests' ``CONCILIA_FAKE_NOW``, so codes expire on the gateway's clock),
+    for the administrator's commands (``concilia operators ...``), which need neither Rasa nor Telegram."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -247,8 +253,17 @@ class DatabaseSettings(BaseSettings):
     )
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
+    concilia_fake_now: datetime | None = None
 
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
         return Settings._database_url(value)  # type: ignore[operator]
+
+    @field_validator("concilia_fake_now")
+    @classmethod
+    def _fake_now(cls, value: datetime | None) -> datetime | None:
+        return _fake_now(value)
+
+    def clock(self) -> Callable[[], datetime]:
+        return make_clock(self.concilia_fake_now)

@@ -9,7 +9,8 @@ under load put 53 % of its busy samples in ``check_schema`` (bench/load/run.py, 
 Here the validator is built (and the schema checked) once, and every answer is still validated the same
 way, with the same error message when it does not match. Usage, in the Rasa environment::
 
-    .venv-rasa/bin/python bench/load/rasa_cached_validation.py run --enable-api ...   # same arguments as `rasa`
+    # the same arguments as the `rasa` command
+    .venv-rasa/bin/python bench/load/rasa_cached_validation.py run --enable-api ...
 
 A prototype for the load benchmark (``--rasa-cached-validation``); to adopt it, start Rasa through it in
 scripts/run.sh and tests/e2e/stack.py.

@@ -147,7 +147,7 @@ class Stack:
             self.proxy.stop()
 
 
-def start_stack(logdir: Path, use_proxy: bool) -> tuple[Stack, dict[str, Any]]:
+def start_stack(logdir: Path, use_proxy: bool, launcher: Path | None = None) -> tuple[Stack, dict[str, Any]]:
     action_port, rasa_port = free_port(), free_port()
     proxy = proxy_url = None
     action_endpoint = None
@@ -179,7 +179,11 @@ def start_stack(logdir: Path, use_proxy: bool) -> tuple[Stack, dict[str, Any]]:
     t0 = time.monotonic()
     try:
         rasa = start_rasa_stack(
-            logdir, action_endpoint=action_endpoint, action_port=action_port, rasa_port=rasa_port
+            logdir,
+            action_endpoint=action_endpoint,
+            action_port=action_port,
+            rasa_port=rasa_port,
+            launcher=launcher,
         )
     except BaseException:
         if proxy is not None:
@@ -228,6 +232,19 @@ def quiesce(stack: Stack, limit: float = 180.0) -> float:
     return round(time.monotonic() - t0, 1)
 
 
+def wait_idle(stack: Stack, limit: float = 120.0) -> float:
+    """Wait until Rasa and the action server use under 10 % of a core (abandoned requests finish first)."""
+    t0 = time.monotonic()
+    pids = [stack.rasa.rasa.pid, stack.rasa.actions.pid]
+    while time.monotonic() - t0 < limit:
+        before = [cpu_seconds(p) or 0.0 for p in pids]
+        time.sleep(1.0)
+        after = [cpu_seconds(p) or 0.0 for p in pids]
+        if all(b - a < 0.1 for a, b in zip(before, after, strict=True)):
+            break
+    return round(time.monotonic() - t0, 1)
+
+
 def passes(s: dict[str, Any]) -> bool:
     return (
         bool(s["answered"])
@@ -255,6 +272,7 @@ class UserIds:
 
 
 def gateway_phase(stack: Stack, ids: UserIds, name: str, rate: float, duration: float) -> dict[str, Any]:
+    wait_idle(stack)
     reset(stack)
     procs = stack.procs()
     cpu0 = {k: cpu_seconds(p.pid) for k, p in procs.items()}
@@ -336,14 +354,17 @@ def breakdown(stack: Stack, outcome: Outcome, since: float) -> dict[str, Any]:
         if p.sent.error is None and p.sent.to_rasa:
             by_chat[p.sent.user_id].append(p)
     for chat, pairs in by_chat.items():
+        # the chat's Rasa calls in order; each message takes the first unused call that started after it
         calls = sorted(rasa_calls.get(chat, []), key=lambda r: r["start"])
-        if len(calls) != len(pairs):
-            skipped += len(pairs)
-            continue
-        for p, call in zip(pairs, calls, strict=True):
-            if p.reply is None:
+        i = 0
+        for p in pairs:
+            while i < len(calls) and calls[i]["start"] < p.sent.t:
+                i += 1
+            if p.reply is None or i >= len(calls) or calls[i]["end"] > p.reply["time"]:
                 skipped += 1
                 continue
+            call = calls[i]
+            i += 1
             matched += 1
             acts = [
                 a
@@ -630,8 +651,9 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         f"Run {r['date']} with `{r['command']}` on {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, "
         f"load average at start {' '.join(m['loadavg_at_start'])}. Timing proxy: "
-        f"{'yes' if r['proxy'] else 'no'}. Other work on the machine took the share of CPU shown as "
-        "'others' below: the numbers are pessimistic when it is high.",
+        f"{'yes' if r['proxy'] else 'no'}; Rasa started with `{r.get('rasa_launcher')}`. "
+        "Other work on the machine took the share of CPU shown as 'others' below: "
+        "the numbers are pessimistic when it is high.",
         "",
         "## Start-up",
         "",
@@ -808,6 +830,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-proxy", action="store_true", help="no timing proxy (no per-part breakdown)")
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--no-rasa-alone", action="store_true")
+    ap.add_argument(
+        "--rasa-cached-validation",
+        action="store_true",
+        help="start Rasa through bench/load/rasa_cached_validation.py (the proposed fix of its biggest cost)",
+    )
     ap.add_argument("--train", action="store_true", help="also time a full `rasa train` (into a temp dir)")
     args = ap.parse_args(argv)
     if args.quick:
@@ -832,7 +859,9 @@ def main(argv: list[str] | None = None) -> int:
         "criteria": {"p99_ms_below": P99_LIMIT_MS, "errors": 0, "lost": 0, "duplicated": 0},
     }
     print(f"==> starting the stack (logs in {logdir})", flush=True)
-    stack, report["startup"] = start_stack(logdir, use_proxy=not args.no_proxy)
+    launcher = ROOT / "bench" / "load" / "rasa_cached_validation.py" if args.rasa_cached_validation else None
+    report["rasa_launcher"] = str(launcher.relative_to(ROOT)) if launcher else "rasa"
+    stack, report["startup"] = start_stack(logdir, use_proxy=not args.no_proxy, launcher=launcher)
     print(f"    {report['startup']}", flush=True)
     ids = UserIds()
     phases: list[tuple[str, dict[str, Any]]] = []
@@ -871,6 +900,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.no_rasa_alone:
             print("==> Rasa alone (REST channel, bypassing gateway and proxy)", flush=True)
+            wait_idle(stack)
             direct = []
             ceiling_rasa = None
             for rate in [float(x) for x in args.rasa_steps.split(",") if x]:

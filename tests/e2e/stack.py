@@ -107,6 +107,7 @@ class RasaStack:
     logdir: Path | None = None
     rasa_port: int = 0
     endpoints: Path | None = None
+    launcher: Path | None = None
     ready_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -133,7 +134,7 @@ class RasaStack:
 
     def start_rasa(self, timeout: float = 240) -> None:
         assert self.logdir is not None and self.endpoints is not None
-        cmd = _rasa_cmd(self.token, self.rasa_port, self.endpoints)
+        cmd = _rasa_cmd(self.token, self.rasa_port, self.endpoints, self.launcher)
         self.procs[1] = start("rasa", cmd, _rasa_env(), self.logdir, append=True)
         wait_until(self.rasa_ready, timeout, "Rasa to load the model", [self.procs[1]])
 
@@ -146,9 +147,12 @@ def _actions_cmd(port: int) -> list[str]:
     return [str(RASA_BIN), "run", "actions", "--actions", "actions", "--port", str(port)]
 
 
-def _rasa_cmd(token: str, port: int, endpoints: Path) -> list[str]:
+def _rasa_cmd(token: str, port: int, endpoints: Path, launcher: Path | None = None) -> list[str]:
+    # ``launcher``: a Python file run by the Rasa environment's interpreter instead of the ``rasa`` script,
+    # taking the same arguments (the load benchmark uses one that patches Rasa)
+    head = [str(RASA_BIN.with_name("python")), str(launcher)] if launcher else [str(RASA_BIN)]
     return [
-        str(RASA_BIN),
+        *head,
         "run",
         "--enable-api",
         "--auth-token",
@@ -172,6 +176,7 @@ def start_rasa_stack(
     timeout: float = 240,
     action_port: int | None = None,
     rasa_port: int | None = None,
+    launcher: Path | None = None,
 ) -> RasaStack:
     """Start the action server and the Rasa server, both at once, and wait until both are ready
     (``ready_seconds`` says when each was, from the start).
@@ -188,9 +193,16 @@ def start_rasa_stack(
     env = _rasa_env()
     t0 = time.monotonic()
     actions = start("actions", _actions_cmd(action_port), env, logdir)
-    rasa = start("rasa", _rasa_cmd(token, rasa_port, endpoints), env, logdir)
+    rasa = start("rasa", _rasa_cmd(token, rasa_port, endpoints, launcher), env, logdir)
     stack = RasaStack(
-        f"http://127.0.0.1:{rasa_port}", token, action_port, [actions, rasa], logdir, rasa_port, endpoints
+        f"http://127.0.0.1:{rasa_port}",
+        token,
+        action_port,
+        [actions, rasa],
+        logdir,
+        rasa_port,
+        endpoints,
+        launcher,
     )
     checks = {"actions": stack.actions_ready, "rasa": stack.rasa_ready}
 

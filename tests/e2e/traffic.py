@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -42,6 +42,10 @@ CONVERSATIONS: tuple[tuple[str, ...], ...] = (
     ("cre a cuggiono", "e quanto costa?", "ciao"),
     ("/start", "nido serale a Magenta", "grazie"),
 )
+
+class Stoppable(Protocol):
+    def is_set(self) -> bool: ...
+
 
 GATEWAY_COMMANDS = ("/start", "/menu", "/help", "/privacy", "/cancella")
 
@@ -95,15 +99,17 @@ async def drive(
     *,
     min_gap: float = 3.5,
     client: httpx.AsyncClient | None = None,
-    stop: asyncio.Event | None = None,
+    stop: Stoppable | None = None,
+    sent: list[Sent] | None = None,
 ) -> list[Sent]:
     """Send ``rate`` messages a second for ``duration`` seconds (open loop), round robin over enough people
-    that each writes at most once every ``min_gap`` seconds. Returns what was sent, in order."""
+    that each writes at most once every ``min_gap`` seconds, until ``stop`` is set. Returns what was sent,
+    in order (also appended to ``sent`` as it goes, when given)."""
     population.grow(math.ceil(rate * min_gap) + 1)
     own = client is None
     client = client or httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=64))
     total = max(1, int(rate * duration))
-    sent: list[Sent] = []
+    sent = [] if sent is None else sent
     tasks: list[asyncio.Task[None]] = []
     last: dict[int, float] = {}
 

@@ -92,7 +92,8 @@ async def test_migrations_reach_head_and_match_the_models(store):
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         tables = set(inspect(conn).get_table_names())
     assert {"users", "messages", "processed_updates", "privacy_events", "alembic_version"} <= tables
-    assert {"tickets", "ticket_events", "relayed_messages", "operators", "operator_groups", "invite_codes"} <= tables
+    handoff = {"tickets", "ticket_events", "relayed_messages", "operators", "operator_groups", "invite_codes"}
+    assert handoff <= tables
     await asyncio.to_thread(upgrade, store.engine)  # running again is harmless
     assert current_revision(store.engine) == "0002"
 

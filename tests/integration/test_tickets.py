@@ -53,8 +53,13 @@ async def person(store: Store, key: str, name: str = "Giulia", channel: str = "t
 
 async def new_ticket(tickets: TicketStore, user_id: int, partner: str = "azienda-consortile-magentino"):
     ticket, created = await tickets.create(
-        user_id, partner, topic="school_closure", territory="magentino", comune="Magenta",
-        question="centri estivi a Magenta?", now=NOW,
+        user_id,
+        partner,
+        topic="school_closure",
+        territory="magentino",
+        comune="Magenta",
+        question="centri estivi a Magenta?",
+        now=NOW,
     )
     assert created
     return ticket
@@ -72,13 +77,20 @@ async def test_the_life_of_a_ticket_is_recorded_step_by_step(db):
     marco = await tickets.add_operator("azienda-consortile-magentino", 9001, "Marco", NOW)
     anna = await tickets.add_operator("azienda-consortile-magentino", 9002, "Anna", NOW)
     ticket = await new_ticket(tickets, uid)
-    assert (ticket.state, ticket.first_name, ticket.channel, ticket.user_key) == ("waiting", "Giulia", "telegram", "1")
+    assert (ticket.state, ticket.first_name, ticket.channel, ticket.user_key) == (
+        "waiting",
+        "Giulia",
+        "telegram",
+        "1",
+    )
 
     t1 = NOW + timedelta(minutes=2)
     claimed = await tickets.claim(ticket.id, marco.id, t1)
     assert claimed.done and claimed.ticket.state == "assigned"
     assert (claimed.ticket.assigned_to, claimed.ticket.assigned_name, claimed.ticket.assigned_at) == (
-        marco.id, "Marco", t1,
+        marco.id,
+        "Marco",
+        t1,
     )
     late = await tickets.claim(ticket.id, anna.id, t1)
     assert not late.done and late.ticket.assigned_name == "Marco"  # the loser learns who took it
@@ -91,7 +103,9 @@ async def test_the_life_of_a_ticket_is_recorded_step_by_step(db):
     assert (await tickets.claim(ticket.id, anna.id, t2)).done
 
     t3 = NOW + timedelta(minutes=9)
-    closed = await tickets.close(ticket.id, t3, actor=f"operator:{anna.id}", reason="closed", operator_id=anna.id)
+    closed = await tickets.close(
+        ticket.id, t3, actor=f"operator:{anna.id}", reason="closed", operator_id=anna.id
+    )
     assert closed.done and closed.ticket.state == "closed" and closed.ticket.closed_at == t3
     assert not (await tickets.close(ticket.id, t3, actor="person", reason="left")).done
     assert not (await tickets.claim(ticket.id, marco.id, t3)).done
@@ -116,12 +130,16 @@ async def test_expired_only_from_the_state_asked(db):
     tickets = TicketStore(store)
     ticket = await new_ticket(tickets, await person(store, "2"))
     later = NOW + timedelta(days=1)
-    assert not (await tickets.close(ticket.id, later, actor="system", reason="silence", state="expired",
-                                    from_state="assigned")).done
+    assert not (
+        await tickets.close(
+            ticket.id, later, actor="system", reason="silence", state="expired", from_state="assigned"
+        )
+    ).done
     op = await tickets.add_operator("azienda-consortile-magentino", 1, "Marco", NOW)
     await tickets.claim(ticket.id, op.id, NOW)
-    done = await tickets.close(ticket.id, later, actor="system", reason="silence", state="expired",
-                               from_state="assigned")
+    done = await tickets.close(
+        ticket.id, later, actor="system", reason="silence", state="expired", from_state="assigned"
+    )
     assert done.done and done.ticket.state == "expired" and done.ticket.closed_by == "system"
 
 
@@ -238,16 +256,23 @@ async def test_erasing_a_person_removes_her_tickets_events_and_relays(db):
     kept = await new_ticket(tickets, other)
     await tickets.set_topic(ticket.id, -100, 55, 56, NOW)
     for mid in (57, 58):
-        await tickets.add_relay(ticket.id, "to_operators", person_message_id=mid - 50, group_chat_id=-100,
-                                topic_message_id=mid, now=NOW)
-    await tickets.add_relay(kept.id, "to_operators", person_message_id=1, group_chat_id=-100,
-                            topic_message_id=99, now=NOW)
+        await tickets.add_relay(
+            ticket.id,
+            "to_operators",
+            person_message_id=mid - 50,
+            group_chat_id=-100,
+            topic_message_id=mid,
+            now=NOW,
+        )
+    await tickets.add_relay(
+        kept.id, "to_operators", person_message_id=1, group_chat_id=-100, topic_message_id=99, now=NOW
+    )
 
     erased = await tickets.erase_person(uid)
 
-    assert [(e.ticket.id, e.ticket.thread_id, e.ticket.card_message_id, e.topic_message_ids) for e in erased] == [
-        (ticket.id, 55, 56, (57, 58))
-    ]
+    assert [
+        (e.ticket.id, e.ticket.thread_id, e.ticket.card_message_id, e.topic_message_ids) for e in erased
+    ] == [(ticket.id, 55, 56, (57, 58))]
     assert [t.id for t in rows(store, Ticket)] == [kept.id]
     assert {r.ticket_id for r in rows(store, RelayedMessage)} == {kept.id}
     assert {e.ticket_id for e in rows(store, TicketEvent)} == {kept.id}
@@ -260,13 +285,16 @@ async def test_retention_purges_ended_tickets_not_open_ones(db):
     tickets = TicketStore(store)
     old, now = NOW - timedelta(days=200), NOW
     a, b = await person(store, "6"), await person(store, "7")
-    ended, _ = await tickets.create(a, "asp-abbiatense", topic=None, territory=None, comune=None,
-                                    question="una domanda vecchia", now=old)
+    ended, _ = await tickets.create(
+        a, "asp-abbiatense", topic=None, territory=None, comune=None, question="una domanda vecchia", now=old
+    )
     await tickets.close(ended.id, old, actor="person", reason="left")
-    await tickets.add_relay(ended.id, "to_person", person_message_id=1, group_chat_id=-1, topic_message_id=2,
-                            now=old)
-    still_open, _ = await tickets.create(b, "asp-abbiatense", topic=None, territory=None, comune=None,
-                                         question="ancora aperta", now=old)
+    await tickets.add_relay(
+        ended.id, "to_person", person_message_id=1, group_chat_id=-1, topic_message_id=2, now=old
+    )
+    still_open, _ = await tickets.create(
+        b, "asp-abbiatense", topic=None, territory=None, comune=None, question="ancora aperta", now=old
+    )
     await tickets.add_invite("operator", "asp-abbiatense", code_hash(new_code()), old, old)
 
     result = await purge_once(store, retention_days=180, now=now)
@@ -282,12 +310,29 @@ async def test_pushed_messages_come_back_with_a_cursor(db):
     await person(store, "web-1", None, channel="web")
 
     def pushed(text_: str) -> NewMessage:
-        return NewMessage(channel="web", user_key="web-1", direction="out", rasa_sender_id=new_sender_id(),
-                          text=text_, pushed=True, created_at=NOW)
+        return NewMessage(
+            channel="web",
+            user_key="web-1",
+            direction="out",
+            rasa_sender_id=new_sender_id(),
+            text=text_,
+            pushed=True,
+            created_at=NOW,
+        )
 
     await store.save([pushed("Marco ha preso la tua richiesta."), pushed("Ciao, sono Marco!")])
-    await store.save([NewMessage(channel="web", user_key="web-1", direction="out", rasa_sender_id="x",
-                                 text="una risposta normale", created_at=NOW)])
+    await store.save(
+        [
+            NewMessage(
+                channel="web",
+                user_key="web-1",
+                direction="out",
+                rasa_sender_id="x",
+                text="una risposta normale",
+                created_at=NOW,
+            )
+        ]
+    )
     found, last = await store.pushed_since("web", "web-1", 0)
     assert [m.text for m in found] == ["Marco ha preso la tua richiesta.", "Ciao, sono Marco!"]
     assert last == found[-1].id

@@ -86,7 +86,9 @@ async def env():
             handoff=service,
             locate_town=lambda lat, lon: "Corbetta",
         )
-        yield SimpleNamespace(rasa=rasa, store=store, service=service, desk=desk, sender=sender, router=router)
+        yield SimpleNamespace(
+            rasa=rasa, store=store, service=service, desk=desk, sender=sender, router=router
+        )
         await client.aclose()
         store.close()
 
@@ -203,9 +205,9 @@ async def test_a_web_person_gets_the_operators_messages_from_the_updates_endpoin
         await env.service.operator_message(GROUP, 70, 501, "Marco", OperatorContent(72, "Ciao, sono Marco."))
         await env.service.operator_message(GROUP, 70, 501, "Marco", OperatorContent(73, None, "photo"))
         first = await (await http.get("/api/chat/updates", params={"user": "web-1", "after": 0})).json()
-        again = await (await http.get(
-            "/api/chat/updates", params={"user": "web-1", "after": first["last"]}
-        )).json()
+        again = await (
+            await http.get("/api/chat/updates", params={"user": "web-1", "after": first["last"]})
+        ).json()
         bad = await http.get("/api/chat/updates", params={"user": "web-1", "after": "-1"})
         wrong_method = await http.post("/api/chat/updates", json={})
         refused = await wrong_method.json()

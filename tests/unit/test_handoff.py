@@ -46,7 +46,14 @@ async def h():
     anna = await service.tickets.add_operator(MAGENTINO, 502, "Anna", clock())
     other = await service.tickets.add_operator(ABBIATENSE, 401, "Sara", clock())
     yield SimpleNamespace(
-        store=store, service=service, clock=clock, desk=desk, sender=sender, marco=marco, anna=anna, other=other
+        store=store,
+        service=service,
+        clock=clock,
+        desk=desk,
+        sender=sender,
+        marco=marco,
+        anna=anna,
+        other=other,
     )
     store.close()
 
@@ -90,12 +97,19 @@ async def test_a_request_in_office_hours_goes_to_the_partner_of_topic_and_territ
     assert "puoi continuare a scrivere" in reply.text
     assert reply.buttons == (txt.LEAVE_BUTTON,)
     assert (ticket.partner_id, ticket.state, ticket.comune, ticket.territory) == (
-        MAGENTINO, "waiting", "Magenta", "magentino",
+        MAGENTINO,
+        "waiting",
+        "Magenta",
+        "magentino",
     )
     assert ticket.question == "centri estivi a Magenta a luglio?"
     [card] = h.desk.of("announce")
     assert (card.ticket_id, card.name, card.topic, card.place, card.state) == (
-        ticket.id, "Giulia", "Scuole chiuse e centri estivi", "Magenta (Magentino)", "waiting",
+        ticket.id,
+        "Giulia",
+        "Scuole chiuse e centri estivi",
+        "Magenta (Magentino)",
+        "waiting",
     )
     assert card.last_messages[-1] == ("Giulia", "posso parlare con una persona?")
     assert "42" not in repr(card)  # operators never see the Telegram id
@@ -151,7 +165,9 @@ async def test_the_town_from_a_shared_location_or_an_ambito(h):
 
     other = await write(h, "9", "voglio una persona")
     await h.service.request(other, {"topic": "school_closure", "territory": None})
-    [precise] = await h.service.answer_town(other, await h.service.pending_request(other.user_id), "Alto Milanese")
+    [precise] = await h.service.answer_town(
+        other, await h.service.pending_request(other.user_id), "Alto Milanese"
+    )
     assert precise.text == txt.ASK_TOWN_PRECISE  # two ambiti: which town?
 
 
@@ -165,7 +181,9 @@ async def test_two_unknown_towns_go_to_the_default_partner_and_annulla_cancels(h
 
     other = await write(h, "11", "persona")
     await h.service.request(other, {"topic": None, "territory": None})
-    [cancelled] = await h.service.answer_town(other, await h.service.pending_request(other.user_id), "Annulla")
+    [cancelled] = await h.service.answer_town(
+        other, await h.service.pending_request(other.user_id), "Annulla"
+    )
     assert cancelled.text == txt.HANDOFF_CANCELLED
     assert await h.service.open_ticket(other.user_id) is None
     assert await h.service.pending_request(other.user_id) is None
@@ -203,7 +221,9 @@ async def test_claim_tells_the_person_and_the_topic_and_a_second_claim_is_told_w
 
     assert won.ok and won.text == "Marco ha preso la richiesta."
     assert not lost.ok and lost.alert and lost.text == "L'ha già presa Marco."
-    assert h.sender.texts() == [f"Marco di {KB.partners[MAGENTINO].name} ha preso la tua richiesta e ti risponde qui. Scrivi pure."]
+    assert h.sender.texts() == [
+        f"Marco di {KB.partners[MAGENTINO].name} ha preso la tua richiesta e ti risponde qui. Scrivi pure."
+    ]
     assert "Marco ha preso la richiesta." in h.desk.of("notice")
     assert (await h.service.act("claim", ticket.id, GROUP, 501, "Marco")).text == txt.ALREADY_YOURS
 
@@ -273,7 +293,9 @@ async def test_closing_brings_the_person_back_with_a_rating(h):
     assert [b.payload for b in replies[1].buttons] == [f"concilia:rate:{ticket.id}:{n}" for n in range(1, 6)]
     assert h.desk.of("ended") == ["Richiesta chiusa da Marco."]
 
-    assert [r.text for r in await h.service.rate(person.user_id, f"concilia:rate:{ticket.id}:4")] == [txt.RATED]
+    assert [r.text for r in await h.service.rate(person.user_id, f"concilia:rate:{ticket.id}:4")] == [
+        txt.RATED
+    ]
     assert [r.text for r in await h.service.rate(person.user_id, f"concilia:rate:{ticket.id}:5")] == [
         txt.ALREADY_RATED
     ]
@@ -302,7 +324,9 @@ async def test_the_person_can_leave_and_her_messages_go_to_the_desk_meanwhile(h)
     from bot.messages import Inbound
 
     person, _, ticket = await open_ticket(h)
-    assert await h.service.person_message(ticket, Inbound("telegram", "42", text="ci sono?", message_id=5)) == []
+    assert (
+        await h.service.person_message(ticket, Inbound("telegram", "42", text="ci sono?", message_id=5)) == []
+    )
     [reminder] = await h.service.person_message(ticket, Inbound("telegram", "42", command="menu"))
     assert "/assistente" in reminder.text
     [left] = await h.service.person_message(ticket, Inbound("telegram", "42", text="/assistente"))
@@ -343,7 +367,9 @@ async def test_unclaimed_in_office_hours_is_announced_again_and_the_person_told_
     await h.service.check_timeouts()
     assert h.desk.of("notice") == [txt.reannounce(ticket.id, "10 minuti")]
     [told] = h.sender.texts()
-    assert told.startswith("Gli operatori di Azienda consortile del Magentino (esempio) sono ancora tutti occupati")
+    assert told.startswith(
+        "Gli operatori di Azienda consortile del Magentino (esempio) sono ancora tutti occupati"
+    )
     assert "Sei la prima persona in coda." in told
 
     h.clock.advance(minutes=11)
