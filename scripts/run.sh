@@ -50,9 +50,13 @@ echo " ready."
 
 if [ -f bot/app.py ]; then
   echo "==> Starting the gateway (log: var/log/gateway.log)"
-  .venv/bin/concilia run 2>&1 | tee var/log/gateway.log &
+  .venv/bin/concilia run > var/log/gateway.log 2>&1 &
   pids+=($!)
-  for _ in $(seq 1 60); do curl -fs "http://$WEB_HOST:$WEB_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.5; done
+  for _ in $(seq 1 60); do
+    curl -fs "http://$WEB_HOST:$WEB_PORT/healthz" >/dev/null 2>&1 && break
+    if ! kill -0 "${pids[2]}" 2>/dev/null; then echo "The gateway stopped while starting:"; tail -n 20 var/log/gateway.log; exit 1; fi
+    sleep 0.5
+  done
   echo
   echo "Concilia is running."
   echo "  Web chat:  http://$WEB_HOST:$WEB_PORT/"
