@@ -20,8 +20,11 @@ LOOK_AHEAD_DAYS = 60  # a partner with no opening in the next 60 days is treated
 
 
 class HasHours(Protocol):
-    office_hours: Mapping[str, Sequence[tuple[time, time]]]
-    holidays: Sequence[date]
+    @property
+    def office_hours(self) -> Mapping[str, Sequence[tuple[time, time]]]: ...
+
+    @property
+    def holidays(self) -> Sequence[date]: ...
 
 
 @dataclass(frozen=True)

@@ -479,7 +479,7 @@ class TelegramOperators:
         for start in range(0, len(ids), 100):
             chunk = ids[start : start + 100]
             try:
-                await self._call(lambda chunk=chunk: self.bot.delete_messages(chat_id, chunk))
+                await self._call(partial(self.bot.delete_messages, chat_id, chunk))
             except TelegramError as exc:
                 log.warning("ticket %d: copies not deleted: %s", ticket.id, exc)
         try:
@@ -516,7 +516,8 @@ class TelegramOperators:
             log.error("ticket %d: cannot create a topic in the operators' group: %s", ticket.id, exc)
             return None
         thread = int(topic.message_thread_id)
-        card_id: int | None = None
+        now = self.service.clock()
+        await self.tickets.set_topic(ticket.id, chat_id, thread, None, now)  # at once: operators may write
         try:
             sent = await self._call(
                 lambda: self.bot.send_message(
@@ -527,10 +528,9 @@ class TelegramOperators:
                     message_thread_id=thread,
                 )
             )
-            card_id = int(sent.message_id)
+            await self.tickets.set_card(ticket.id, int(sent.message_id))
         except TelegramError as exc:
             log.error("ticket %d: card not posted: %s", ticket.id, exc)
-        await self.tickets.set_topic(ticket.id, chat_id, thread, card_id, self.service.clock())
         if recreated:
             log.info("ticket %d: topic deleted by the operators, created again", ticket.id)
             with contextlib.suppress(TelegramError):
@@ -599,7 +599,8 @@ class TelegramOperators:
                 )
                 try:
                     await self._call(
-                        lambda part=part, markup=markup: self.bot.send_message(
+                        partial(
+                            self.bot.send_message,
                             int(user_key),
                             part.html,
                             parse_mode=ParseMode.HTML,

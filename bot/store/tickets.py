@@ -492,6 +492,15 @@ class TicketStore:
 
         await self._run(run)
 
+    async def set_card(self, ticket_id: int, card_message_id: int) -> None:
+        def run() -> None:
+            with self._sessions.begin() as session:
+                session.execute(
+                    update(Ticket).where(Ticket.id == ticket_id).values(card_message_id=card_message_id)
+                )
+
+        await self._run(run)
+
     async def add_event(
         self,
         ticket_id: int,

@@ -197,8 +197,8 @@ def press(s: Stack, user: int, name: str, data: str) -> None:
     s.tg.say(user, name, chat_id=GROUP, callback_data=data)
 
 
-def in_topic(s: Stack, user: int, name: str, thread: int, **body: Any) -> float:
-    return s.tg.say(user, name, chat_id=GROUP, message_thread_id=thread, **body)[1]
+def in_topic(s: Stack, user: int, name: str, thread: int, chat_id: int = GROUP, **body: Any) -> float:
+    return s.tg.say(user, name, chat_id=chat_id, message_thread_id=thread, **body)[1]
 
 
 def buttons(call: dict[str, Any]) -> list[str]:
@@ -317,7 +317,7 @@ def test_an_operator_of_another_partner_is_refused(stack):
 
 def test_a_deleted_topic_is_made_again(stack):
     s, lucia = stack, 8303
-    number, thread, _, _ = request(s, lucia, "Lucia", "nido il sabato a Magenta")
+    number, thread, _, _ = request(s, lucia, "Lucia", "centri estivi a Magenta per agosto")
     s.tg.post("/_test/delete_topic", chat_id=GROUP, message_thread_id=thread)
 
     topics, copies = s.tg.count(GROUP, "createForumTopic"), s.tg.count(GROUP, "copyMessage")
@@ -334,17 +334,27 @@ def test_a_deleted_topic_is_made_again(stack):
 
 
 def test_a_web_chat_handoff(stack):
-    s, user = stack, "web-e2e-handoff"
+    """From the web chat page's API: asked for her town, then handed to the Abbiatense's operators; the
+    operator's messages come back through GET /api/chat/updates."""
+    s, user, group = stack, "web-e2e-handoff", ABBIATENSE_GROUP
+    abbiatense = KB.partners["asp-abbiatense"].name
     first = s.web.post("/api/chat", json={"user": user, "text": "vorrei parlare con un operatore"}).json()
     assert first["replies"][0]["text"] == txt.ASK_TOWN
-    topics_before = len(s.tg.sent(GROUP, "createForumTopic"))
-    opened = s.web.post("/api/chat", json={"user": user, "text": "Magenta"}).json()
-    assert opened["replies"][0]["text"].startswith(f"Ti metto in contatto con un operatore di {PARTNER}.")
-    [topic] = s.tg.wait(GROUP, "createForumTopic", topics_before + 1)[topics_before:]
+    topics_before = s.tg.count(group, "createForumTopic")
+    opened = s.web.post("/api/chat", json={"user": user, "text": "Abbiategrasso"}).json()
+    assert opened["replies"][0]["text"].startswith(f"Ti metto in contatto con un operatore di {abbiatense}.")
+    [topic] = s.tg.wait_after(group, topics_before, "createForumTopic")
     thread = topic["result"]["message_thread_id"]
-    number = s.db("SELECT id FROM tickets WHERE thread_id = ?", thread)[0][0]
+    [(number,)] = s.db(
+        "SELECT t.id FROM tickets t JOIN users u ON u.id = t.user_id WHERE u.channel_user_key = ?", user
+    )
+    card = s.tg.wait_for_text(group, f"Richiesta n. {number}")  # the operators see the card, then answer
+    assert (
+        "Persona dal sito" in card["params"]["text"]
+        and "Abbiategrasso (Abbiatense)" in card["params"]["text"]
+    )
 
-    in_topic(s, ANNA, "Anna", thread, text="Ciao, sono Anna. Dimmi pure.")
+    in_topic(s, SARA, "Sara", thread, chat_id=group, text="Ciao, sono Sara. Dimmi pure.")
     deadline, replies, last = time.monotonic() + 20, [], 0
     while time.monotonic() < deadline and len(replies) < 2:
         got = s.web.get("/api/chat/updates", params={"user": user, "after": last}).json()
@@ -352,9 +362,9 @@ def test_a_web_chat_handoff(stack):
         last = got["last"]
         time.sleep(0.2)
     quiet = s.web.post("/api/chat", json={"user": user, "text": "vorrei iscrivere mio figlio"}).json()
-    relayed = s.tg.wait_for_text(GROUP, "vorrei iscrivere mio figlio")
+    relayed = s.tg.wait_for_text(group, "vorrei iscrivere mio figlio")
 
-    assert [r["text"] for r in replies] == [txt.joined("Anna", PARTNER), "Ciao, sono Anna. Dimmi pure."]
+    assert [r["text"] for r in replies] == [txt.joined("Sara", abbiatense), "Ciao, sono Sara. Dimmi pure."]
     assert quiet["replies"] == []
     assert relayed["params"]["text"] == "Persona dal sito: vorrei iscrivere mio figlio"
     assert relayed["params"]["message_thread_id"] == thread

@@ -308,3 +308,31 @@ async def test_commands_in_the_topic_and_the_queue(tg):
     assert any(t.startswith(f"Richieste aperte per {PARTNER}") and "in attesa" in t for t in group_texts)
     assert "presa da Anna" in private["params"]["text"]
     assert (await env.service.tickets.get(number)).assigned_name == "Anna"
+
+
+async def test_cancella_deletes_the_copies_in_the_topic_and_tells_the_operators(tg):
+    env = tg
+    number, thread = await open_ticket(env)
+    person_says(env, "il mio numero è 333 0000000")
+    [copy] = await sent_to(env, GROUP, "copyMessage")
+    copied_id = copy["result"]["message_id"]
+
+    person_says(env, "/cancella")
+    await sent_to(env, GIULIA, count=3)
+    env.fake.user_message(user_id=GIULIA, callback_data="concilia:erase:yes")
+    await sent_to(env, GIULIA, count=4)
+
+    for _ in range(50):
+        texts = [
+            m.get("text", "") for m in env.fake.api.messages(GROUP) if m.get("message_thread_id") == thread
+        ]
+        if any(txt.erased_notice(number) in t for t in texts):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the topic was not told that the chat was erased")
+    left = {m["message_id"] for m in env.fake.api.messages(GROUP)}
+    assert copied_id not in left  # her copied message is gone from the topic
+    assert not any(t.startswith(f"Richiesta n. {number}") for t in texts)  # and so is the card
+    assert await env.service.tickets.get(number) is None
+    assert env.fake.state()["chats"][str(GROUP)]["topics"][str(thread)]["closed"] is True

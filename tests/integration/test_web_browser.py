@@ -118,3 +118,51 @@ async def test_an_api_error_is_shown_in_the_log(site, page):
     await expect(page.get_by_role("log")).to_contain_text(
         "Il testo è troppo lungo: al massimo 4096 caratteri."
     )
+
+
+@pytest.fixture
+async def site_with_updates(tmp_path):
+    async with FakeRasa() as rasa:
+        store = file_store(tmp_path / "concilia.db")
+        client = RasaClient(rasa.url, rasa.token, timeout=2.0)
+        channel = WebChannel(ConversationRouter(store, client), updates=store.pushed_since)
+        url = await channel.start("127.0.0.1", 0)
+        yield url, store
+        await channel.stop()
+        await client.aclose()
+        store.close()
+
+
+async def test_an_operators_message_appears_by_itself_and_only_once(site_with_updates, page):
+    """After a handoff the page polls GET api/chat/updates: what an operator writes shows up without the
+    person sending anything, and a reload does not show it again."""
+    from playwright.async_api import expect
+
+    from bot.store import NewMessage, new_sender_id
+
+    url, store = site_with_updates
+    await page.goto(url)
+    log = page.get_by_role("log")
+    await expect(log).to_contain_text("Sono Concilia")
+    user_id = await page.evaluate("localStorage.getItem('concilia.user')")
+
+    await store.save(
+        [
+            NewMessage(
+                channel="web",
+                user_key=user_id,
+                direction="out",
+                rasa_sender_id=new_sender_id(),
+                text="Ciao, sono Marco dell'Azienda consortile. Come posso aiutarti?",
+                pushed=True,
+            )
+        ]
+    )
+
+    await expect(page.locator(".msg.pushed")).to_have_text(
+        "Ciao, sono Marco dell'Azienda consortile. Come posso aiutarti?", timeout=8000
+    )
+    await page.reload()
+    await expect(log).to_contain_text("Sono Concilia")
+    await page.wait_for_timeout(3500)  # at least one more poll
+    assert await page.locator(".msg.pushed").count() == 0
