@@ -59,10 +59,8 @@ async def build(settings: Settings) -> Gateway:
     rasa = RasaClient(settings.rasa_url, settings.rasa_token.get_secret_value(), settings.rasa_timeout)
     clock = settings.clock()
     knowledge = KnowledgeHolder()
-    try:
-        await asyncio.to_thread(knowledge.get)
-    except Exception:
-        log.exception("knowledge base not loaded: handoffs and locations will fail until it is fixed")
+    # read in the background (half a second): the web chat and Telegram start meanwhile
+    preload = asyncio.create_task(asyncio.to_thread(_preload, knowledge), name="knowledge")
     handoff = HandoffService(
         store,
         knowledge.get,
@@ -83,7 +81,9 @@ async def build(settings: Settings) -> Gateway:
         handoff=handoff,
     )
     web = WebChannel(router, health_checks={"db": store.ping, "rasa": rasa.ping}, updates=store.pushed_since)
-    return Gateway(settings, store, rasa, router, web, handoff)
+    gw = Gateway(settings, store, rasa, router, web, handoff)
+    gw.tasks.append(preload)
+    return gw
 
 
 async def start(gw: Gateway) -> None:
@@ -124,6 +124,13 @@ async def stop(gw: Gateway) -> None:
     await gw.router.flush_spool()
     await gw.rasa.aclose()
     await asyncio.to_thread(gw.store.close)
+
+
+def _preload(knowledge: Any) -> None:
+    try:
+        knowledge.get()
+    except Exception:
+        log.exception("knowledge base not loaded: handoffs and locations will fail until it is fixed")
 
 
 async def _flush_spool_forever(router: ConversationRouter) -> None:

@@ -823,7 +823,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=30.0, help="steady rate, messages a second (default 30)")
     ap.add_argument("--duration", type=float, default=60.0, help="steady phase, seconds (default 60)")
     ap.add_argument("--steps-up", default="40,50,60,80,100", help="rates tried above the steady rate")
-    ap.add_argument("--steps-down", default="20,15,10,5", help="rates tried when the steady rate fails")
+    ap.add_argument("--steps-down", default="20,15,10,7,5,3", help="rates tried when the steady rate fails")
     ap.add_argument("--step-seconds", type=float, default=20.0)
     ap.add_argument("--rasa-steps", default="20,30,40,50,60,80,100", help="rates for Rasa alone")
     ap.add_argument("--quick", action="store_true", help="20 s steady, 10 s steps")

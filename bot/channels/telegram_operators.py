@@ -482,6 +482,9 @@ class TelegramOperators:
                 await self._call(partial(self.bot.delete_messages, chat_id, chunk))
             except TelegramError as exc:
                 log.warning("ticket %d: copies not deleted: %s", ticket.id, exc)
+        if not ticket.is_open:  # its topic was closed with the ticket: open it to say so
+            with contextlib.suppress(TelegramError):
+                await self._call(lambda: self.bot.reopen_forum_topic(chat_id, thread))
         try:
             await self._call(
                 lambda: self.bot.send_message(
