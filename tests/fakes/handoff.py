@@ -1,5 +1,6 @@
 """Test doubles for the handoff service's edges: an operators' desk that records what it was asked to do,
-a person sender that records (and can refuse, like a person who blocked the bot), and a clock to set."""
+a person sender that records (and can refuse, like a person who blocked the bot), a clock to set, and
+the fake Rasa's answers that ask for a person."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from bot.handoff import Card, Delivery
 from bot.messages import Inbound, Reply
 from bot.store.tickets import ErasedTicket, TicketView
+from tests.fakes import fake_rasa
 
 
 @dataclass
@@ -68,3 +70,39 @@ class RecordingSender:
 
     def texts(self) -> list[str]:
         return [r.text for _, replies in self.sent for r in replies]
+
+
+HUMAN_META = {
+    "intent": "request_human",
+    "confidence": 0.96,
+    "topic": "school_closure",
+    "territory": "magentino",
+    "comune": "Magenta",
+    "service_ids": [],
+    "handoff": True,
+    "fallback": False,
+}
+OFFER_META = {**HUMAN_META, "intent": "nlu_fallback", "topic": None, "territory": None, "fallback": True}
+
+
+def rasa_script(sender: str, message: str) -> list[dict[str, Any]]:
+    """Fake Rasa answers with the handoff meta: an explicit request (with or without a territory), an
+    offer after a misunderstanding; anything else as the default fake Rasa."""
+    if message in ("posso parlare con una persona?", "/request_human"):
+        return [
+            {"recipient_id": sender, "text": "Va bene, ti metto in contatto con una persona."},
+            {"recipient_id": sender, "custom": {"meta": HUMAN_META}},
+        ]
+    if message == "operatore":
+        meta = {**HUMAN_META, "topic": None, "territory": None, "comune": None}
+        return [{"recipient_id": sender, "text": "Va bene.", "custom": {"meta": meta}}]
+    if message == "blorf":
+        return [
+            {
+                "recipient_id": sender,
+                "text": "Non ho capito. Vuoi che ti metta in contatto con una persona?",
+                "buttons": [{"title": "Sì, con una persona", "payload": "/request_human"}],
+            },
+            {"recipient_id": sender, "custom": {"meta": OFFER_META}},
+        ]
+    return fake_rasa.default_script(sender, message)

@@ -25,9 +25,8 @@ from bot.ratelimit import RateLimiter
 from knowledge import load
 from tests.fake_telegram import FakeTelegramServer
 from tests.fakes.fake_rasa import FakeRasa
-from tests.fakes.handoff import Clock
+from tests.fakes.handoff import Clock, rasa_script
 from tests.fakes.stores import memory_store
-from tests.unit.test_conversation_handoff import script
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -42,7 +41,7 @@ PARTNER = KB.partners[MAGENTINO].name
 
 @pytest.fixture
 async def tg() -> AsyncIterator[SimpleNamespace]:
-    async with FakeTelegramServer() as fake, FakeRasa(script=script) as rasa:
+    async with FakeTelegramServer() as fake, FakeRasa(script=rasa_script) as rasa:
         store = memory_store()
         clock = Clock(datetime(2026, 12, 1, 10, 0, tzinfo=ROME))
         service = HandoffService(store, lambda: KB, clock=clock)

@@ -25,49 +25,17 @@ from bot.ratelimit import RateLimiter
 from knowledge import load
 from tests.fakes import fake_rasa
 from tests.fakes.fake_rasa import FakeRasa
-from tests.fakes.handoff import Clock, RecordingDesk, RecordingSender
+from tests.fakes.handoff import Clock, RecordingDesk, RecordingSender, rasa_script
 from tests.fakes.stores import memory_store
 
 KB = load()
 MAGENTINO = "azienda-consortile-magentino"
 GROUP = -1001500
-HUMAN_META = {
-    "intent": "request_human",
-    "confidence": 0.96,
-    "topic": "school_closure",
-    "territory": "magentino",
-    "comune": "Magenta",
-    "service_ids": [],
-    "handoff": True,
-    "fallback": False,
-}
-OFFER_META = {**HUMAN_META, "intent": "nlu_fallback", "topic": None, "territory": None, "fallback": True}
-
-
-def script(sender: str, message: str) -> list[dict[str, Any]]:
-    if message in ("posso parlare con una persona?", "/request_human"):
-        return [
-            {"recipient_id": sender, "text": "Va bene, ti metto in contatto con una persona."},
-            {"recipient_id": sender, "custom": {"meta": HUMAN_META}},
-        ]
-    if message == "operatore":
-        meta = {**HUMAN_META, "topic": None, "territory": None, "comune": None}
-        return [{"recipient_id": sender, "text": "Va bene.", "custom": {"meta": meta}}]
-    if message == "blorf":
-        return [
-            {
-                "recipient_id": sender,
-                "text": "Non ho capito. Vuoi che ti metta in contatto con una persona?",
-                "buttons": [{"title": "Sì, con una persona", "payload": "/request_human"}],
-            },
-            {"recipient_id": sender, "custom": {"meta": OFFER_META}},
-        ]
-    return fake_rasa.default_script(sender, message)
 
 
 @pytest.fixture
 async def env():
-    async with FakeRasa(script=script) as rasa:
+    async with FakeRasa(script=rasa_script) as rasa:
         store = memory_store()
         clock = Clock(datetime(2026, 12, 1, 10, 0, tzinfo=ROME))
         service = HandoffService(store, lambda: KB, clock=clock)
