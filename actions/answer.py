@@ -10,7 +10,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import caregiver_support, company_welfare, evening_nursery, project_info, school_closure, time_policies
+from actions import (
+    caregiver_support,
+    company_welfare,
+    evening_nursery,
+    project_info,
+    school_closure,
+    time_policies,
+)
 from actions.context import Request, read_request
 from actions.kb import knowledge
 from actions.reply import Answer, send
@@ -40,7 +47,12 @@ def decide(kb: KnowledgeBase, req: Request) -> Answer:
     if req.intent == "show_more":
         return more_answer(kb, req)
 
-    if req.attribute and not req.topic_from_message and not req.place_from_message and not req.age_from_message:
+    if (
+        req.attribute
+        and not req.topic_from_message
+        and not req.place_from_message
+        and not req.age_from_message
+    ):
         services = [s for s in (kb.service(i) for i in req.previous_service_ids) if s is not None]
         if services:
             return attribute_answer(kb, req, services)

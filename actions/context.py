@@ -49,28 +49,66 @@ ATTRIBUTE_INTENTS = {
 
 # Kinds that are answered with a list of services of a territory.
 SERVICE_KINDS = {
-    "summer_camp", "holiday_camp", "after_school", "pre_post_school", "evening_nursery",
-    "saturday_nursery", "caregiver_respite", "caregiver_desk", "time_saving", "time_plan",
+    "summer_camp",
+    "holiday_camp",
+    "after_school",
+    "pre_post_school",
+    "evening_nursery",
+    "saturday_nursery",
+    "caregiver_respite",
+    "caregiver_desk",
+    "time_saving",
+    "time_plan",
 }
 # Kinds where the child's age changes which services fit.
 AGE_KINDS = {"summer_camp", "holiday_camp", "after_school", "pre_post_school"}
 
 MONTHS = {
-    "gennaio": 1, "febbraio": 2, "marzo": 3, "aprile": 4, "maggio": 5, "giugno": 6, "luglio": 7,
-    "agosto": 8, "settembre": 9, "ottobre": 10, "novembre": 11, "dicembre": 12,
+    "gennaio": 1,
+    "febbraio": 2,
+    "marzo": 3,
+    "aprile": 4,
+    "maggio": 5,
+    "giugno": 6,
+    "luglio": 7,
+    "agosto": 8,
+    "settembre": 9,
+    "ottobre": 10,
+    "novembre": 11,
+    "dicembre": 12,
 }
 # period words -> closure kind in the school calendar
 HOLIDAY_WORDS = {
-    "natale": "christmas", "natalizie": "christmas", "natalizio": "christmas", "capodanno": "christmas",
-    "pasqua": "easter", "pasquali": "easter", "pasquale": "easter",
+    "natale": "christmas",
+    "natalizie": "christmas",
+    "natalizio": "christmas",
+    "capodanno": "christmas",
+    "pasqua": "easter",
+    "pasquali": "easter",
+    "pasquale": "easter",
     "carnevale": "carnival",
-    "ponte": "bridge", "ponti": "bridge",
+    "ponte": "bridge",
+    "ponti": "bridge",
 }
 SUMMER_WORDS = ("estate", "estivo", "estivi", "estiva", "estive")
 
 NUMBER_WORDS = {
-    "un": 1, "uno": 1, "una": 1, "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "sei": 6, "sette": 7,
-    "otto": 8, "nove": 9, "dieci": 10, "undici": 11, "dodici": 12, "tredici": 13, "quattordici": 14,
+    "un": 1,
+    "uno": 1,
+    "una": 1,
+    "due": 2,
+    "tre": 3,
+    "quattro": 4,
+    "cinque": 5,
+    "sei": 6,
+    "sette": 7,
+    "otto": 8,
+    "nove": 9,
+    "dieci": 10,
+    "undici": 11,
+    "dodici": 12,
+    "tredici": 13,
+    "quattordici": 14,
 }
 AGE_RE = re.compile(r"\b(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")\s*(anni|anno|mesi|mese)\b")
 
@@ -168,7 +206,9 @@ def next_month_range(month: int, today: date) -> tuple[date, date]:
 
 
 def parse_period(kb: KnowledgeBase, text: str, entities: list[dict[str, Any]], today: date) -> Period | None:
-    words = " ".join([text] + [normalise(str(e.get("value", ""))) for e in entities if e.get("entity") == "period"])
+    words = " ".join(
+        [text] + [normalise(str(e.get("value", ""))) for e in entities if e.get("entity") == "period"]
+    )
     for name, month in MONTHS.items():
         if has_word(words, [name]):
             start, end = next_month_range(month, today)
@@ -178,8 +218,12 @@ def parse_period(kb: KnowledgeBase, text: str, entities: list[dict[str, Any]], t
             closures = [c for c in kb.closures if c.kind == kind and c.end >= today]
             if closures:
                 first = min(closures, key=lambda c: c.start)
-                last = max((c for c in closures if c.start <= first.start + timedelta(days=20)), key=lambda c: c.end)
-                return Period(f"per {word.capitalize() if kind != 'bridge' else 'i ponti'}", first.start, last.end, kind)
+                last = max(
+                    (c for c in closures if c.start <= first.start + timedelta(days=20)), key=lambda c: c.end
+                )
+                return Period(
+                    f"per {word.capitalize() if kind != 'bridge' else 'i ponti'}", first.start, last.end, kind
+                )
     if has_word(words, list(SUMMER_WORDS)):
         year = kb.school_year.end.year
         return Period("in estate", kb.school_year.end + timedelta(days=1), date(year, 9, 11), "summer")

@@ -70,7 +70,9 @@ class ActionOutOfScope(Action):
         kb = knowledge()
         text = "Mi dispiace, non è una cosa su cui posso aiutarti. " + SHORT_CAN_DO
         failures = float(tracker.get_slot("failures") or 0)
-        return send(dispatcher, tracker, misunderstood(read_request(kb, tracker), failures, text, menu_buttons()))
+        return send(
+            dispatcher, tracker, misunderstood(read_request(kb, tracker), failures, text, menu_buttons())
+        )
 
 
 class ActionNotUnderstood(Action):
@@ -84,4 +86,6 @@ class ActionNotUnderstood(Action):
             "«centri estivi a Magenta per luglio» o «nido aperto il sabato ad Abbiategrasso»."
         )
         failures = float(tracker.get_slot("failures") or 0)
-        return send(dispatcher, tracker, misunderstood(read_request(kb, tracker), failures, text, menu_buttons()))
+        return send(
+            dispatcher, tracker, misunderstood(read_request(kb, tracker), failures, text, menu_buttons())
+        )

@@ -41,9 +41,7 @@ def answer(kb: KnowledgeBase, req: Request) -> Answer:
         territory = kb.territories[req.territory]
         partners = [p for p in kb.partners.values() if req.territory in p.territories and not p.default]
         if partners:
-            parts.append(
-                f"Nel {territory.name}:\n" + "\n".join(f"- {p.name}: {p.role}" for p in partners)
-            )
+            parts.append(f"Nel {territory.name}:\n" + "\n".join(f"- {p.name}: {p.role}" for p in partners))
     parts.append(CAN_DO)
     default = kb.default_partner
     if default:

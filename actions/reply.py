@@ -60,7 +60,11 @@ def send(dispatcher: CollectingDispatcher, tracker: Tracker, answer: Answer) -> 
         "fallback": answer.fallback,
     }
     if answer.response:
-        dispatcher.utter_message(response=answer.response, buttons=answer.buttons or None, json_message={"meta": meta})
+        dispatcher.utter_message(
+            response=answer.response, buttons=answer.buttons or None, json_message={"meta": meta}
+        )
     else:
-        dispatcher.utter_message(text=answer.text, buttons=answer.buttons or None, json_message={"meta": meta})
+        dispatcher.utter_message(
+            text=answer.text, buttons=answer.buttons or None, json_message={"meta": meta}
+        )
     return events

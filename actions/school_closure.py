@@ -44,7 +44,10 @@ def calendar_answer(kb: KnowledgeBase, req: Request) -> Answer:
     closures = [c for c in kb.closures if c.rite in ("all", rite)]
     if kind and kind != "summer":
         chosen = [c for c in closures if c.kind == kind]
-        lines = [f"- {c.name}: {fmt.day_range(c.start, c.end)}" + (f". {c.notes}" if c.notes else "") for c in chosen]
+        lines = [
+            f"- {c.name}: {fmt.day_range(c.start, c.end)}" + (f". {c.notes}" if c.notes else "")
+            for c in chosen
+        ]
         other = [c for c in kb.closures if c.kind == kind and c.rite not in ("all", rite)]
         head = f"Scuole chiuse {req.period.label} nell'anno {year.id.replace('-', '/')}"
         head += f" (rito {'ambrosiano' if rite == 'ambrosian' else 'romano'}" + (
@@ -52,22 +55,31 @@ def calendar_answer(kb: KnowledgeBase, req: Request) -> Answer:
         )
         text = head + ":\n" + "\n".join(lines)
         if other:
-            text += "\nNei comuni di rito " + ("romano" if rite == "ambrosian" else "ambrosiano") + ": " + "; ".join(
-                fmt.day_range(c.start, c.end) for c in other
-            ) + "."
+            text += (
+                "\nNei comuni di rito "
+                + ("romano" if rite == "ambrosian" else "ambrosiano")
+                + ": "
+                + "; ".join(fmt.day_range(c.start, c.end) for c in other)
+                + "."
+            )
     else:
-        lines = [f"- {c.name}: {fmt.day_range(c.start, c.end)}" for c in closures if c.kind != "holiday" or c.start.weekday() < 5]
+        lines = [
+            f"- {c.name}: {fmt.day_range(c.start, c.end)}"
+            for c in closures
+            if c.kind != "holiday" or c.start.weekday() < 5
+        ]
         text = (
             f"Calendario scolastico {year.region} {year.id.replace('-', '/')}:\n"
             f"- Inizio: {fmt.day(year.start)} (scuola dell'infanzia {fmt.day(year.start_infanzia)})\n"
             f"- Fine: {fmt.day(year.end)} (scuola dell'infanzia {fmt.day(year.end_infanzia)})\n"
             + "\n".join(lines)
         )
-    notes = getattr(year, "notes", None)
-    text += "\n\nOgni scuola chiude anche per il santo patrono e può decidere fino a 3 giorni in più: controlla il calendario della tua scuola."
+    text += (
+        "\n\nOgni scuola chiude anche per il santo patrono e può decidere fino a 3 giorni in più: "
+        "controlla il calendario della tua scuola."
+    )
     if year.verify:
         text += " Date calcolate dalle regole regionali, da confermare quando esce il calendario ufficiale."
-    del notes
     buttons = [
         button("Servizi durante le vacanze", "ask_holiday_camp"),
         button("Centri estivi", "ask_summer_camp"),

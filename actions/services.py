@@ -31,7 +31,7 @@ def kind_label(kb: KnowledgeBase, topic: str | None, kinds: Sequence[str]) -> st
 def place_label(kb: KnowledgeBase, req: Request) -> str:
     if req.comune:
         t = kb.territories.get(req.territory or "")
-        return fmt.to_place(req.comune) + (f" e " + fmt.in_area(t.name) if t else "")
+        return fmt.to_place(req.comune) + (" e " + fmt.in_area(t.name) if t else "")
     if req.territories:
         names = [kb.territories[t].name for t in req.territories if t in kb.territories]
         return fmt.join_and([fmt.in_area(n) for n in names])
@@ -246,14 +246,19 @@ def list_answer(kb: KnowledgeBase, req: Request) -> Answer:
             text += f" Puoi chiedere a {partner.name}: {contacts(partner.contacts)}."
         return Answer(
             text=text,
-            buttons=[button("Parla con una persona", "request_human"), button("Cosa sai fare?", "ask_project_info")],
+            buttons=[
+                button("Parla con una persona", "request_human"),
+                button("Cosa sai fare?", "ask_project_info"),
+            ],
             topic=req.topic,
             events=events + [SlotSet("service_ids", []), SlotSet("results", []), SlotSet("shown", 0)],
         )
     return page_answer(kb, req, services, 0, relaxed, events)
 
 
-def page_answer(kb: KnowledgeBase, req: Request, services: list, start: int, relaxed: list[str], events: list) -> Answer:
+def page_answer(
+    kb: KnowledgeBase, req: Request, services: list, start: int, relaxed: list[str], events: list
+) -> Answer:
     page = services[start : start + PAGE]
     what = kind_label(kb, req.topic, req.kinds)
     filters = [place_label(kb, req)]
@@ -265,13 +270,13 @@ def page_answer(kb: KnowledgeBase, req: Request, services: list, start: int, rel
     if start:
         head = f"Altri {what} {' '.join(filters)}:"
     elif relaxed:
-        head = (
-            f"Non ho trovato {what} {' e '.join(relaxed)}, ma {place_label(kb, req)} ci sono questi:"
-        )
+        head = f"Non ho trovato {what} {' e '.join(relaxed)}, ma {place_label(kb, req)} ci sono questi:"
     else:
         n = len(services)
-        head = f"Ho trovato {n} {'servizio' if n == 1 else what} {' '.join(filters)}:" if n > 1 else (
-            f"Ho trovato questo servizio {' '.join(filters)}:"
+        head = (
+            f"Ho trovato {n} {'servizio' if n == 1 else what} {' '.join(filters)}:"
+            if n > 1
+            else (f"Ho trovato questo servizio {' '.join(filters)}:")
         )
     body = "\n\n".join(describe_short(kb, s) for s in page)
     text = f"{head}\n\n{body}"

@@ -28,7 +28,11 @@ REJECTED = {"out_of_scope", "nlu_fallback"}
 
 
 def read_xsid(path: Path) -> list[str]:
-    return [line[len("# text =") :].strip() for line in path.read_text("utf-8").splitlines() if line.startswith("# text =")]
+    return [
+        line[len("# text =") :].strip()
+        for line in path.read_text("utf-8").splitlines()
+        if line.startswith("# text =")
+    ]
 
 
 def read_heldout(path: Path) -> list[dict]:
@@ -83,8 +87,13 @@ def sweep(raw: list[tuple[str, str, float]], xsid_raw: list[tuple[str, float]]) 
             predicted = "nlu_fallback" if conf < t else name
             ok += predicted == gold or (gold == "out_of_scope" and predicted in REJECTED)
         rejected = sum(1 for name, conf in xsid_raw if conf < t or name in REJECTED)
-        rows.append({"threshold": t, "intent_accuracy": round(ok / len(raw), 4),
-                     "xsid_rejection": round(rejected / len(xsid_raw), 4)})
+        rows.append(
+            {
+                "threshold": t,
+                "intent_accuracy": round(ok / len(raw), 4),
+                "xsid_rejection": round(rejected / len(xsid_raw), 4),
+            }
+        )
     return rows
 
 
@@ -120,8 +129,14 @@ async def evaluate(model: str, heldout: Path, xsid: Path) -> dict:
             unseen_n += 1
             unseen_ok += correct
         if not correct:
-            errors.append({"text": ex["text"], "gold": gold, "predicted": predicted,
-                           "confidence": round(parsed["intent"]["confidence"], 3)})
+            errors.append(
+                {
+                    "text": ex["text"],
+                    "gold": gold,
+                    "predicted": predicted,
+                    "confidence": round(parsed["intent"]["confidence"], 3),
+                }
+            )
         if gold in INTENT_TOPICS:
             topic_n += 1
             topic_ok += INTENT_TOPICS.get(predicted, (None,))[0] == INTENT_TOPICS[gold][0]
@@ -189,13 +204,31 @@ def main() -> int:
     report = asyncio.run(evaluate(args.model, Path(args.heldout), Path(args.xsid)))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
-    for key in ("heldout_examples", "intent_accuracy", "intent_macro_f1", "unseen_examples", "intent_accuracy_unseen", "topic_accuracy", "town_accuracy",
-                "territory_accuracy", "false_handoff_rate", "xsid_examples", "xsid_rejection",
-                "model_load_seconds", "parse_ms_mean"):
+    for key in (
+        "heldout_examples",
+        "intent_accuracy",
+        "intent_macro_f1",
+        "unseen_examples",
+        "intent_accuracy_unseen",
+        "topic_accuracy",
+        "town_accuracy",
+        "territory_accuracy",
+        "false_handoff_rate",
+        "xsid_examples",
+        "xsid_rejection",
+        "model_load_seconds",
+        "parse_ms_mean",
+    ):
         print(f"{key:22} {report[key]}")
     print(f"errors by gold intent:  {report['errors_by_gold']}")
     print("fallback threshold sweep (threshold: intent accuracy / xSID rejection):")
-    print("  " + "  ".join(f"{r['threshold']}: {r['intent_accuracy']}/{r['xsid_rejection']}" for r in report["threshold_sweep"]))
+    print(
+        "  "
+        + "  ".join(
+            f"{r['threshold']}: {r['intent_accuracy']}/{r['xsid_rejection']}"
+            for r in report["threshold_sweep"]
+        )
+    )
     print(f"report: {args.out}")
     return 0
 

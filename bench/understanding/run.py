@@ -27,8 +27,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 OUT = ROOT / "bench" / "out"
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
-KEYS = ("intent_accuracy", "intent_macro_f1", "topic_accuracy", "town_accuracy", "territory_accuracy",
-        "false_handoff_rate", "xsid_rejection", "model_load_seconds", "parse_ms_mean")
+KEYS = (
+    "intent_accuracy",
+    "intent_macro_f1",
+    "topic_accuracy",
+    "town_accuracy",
+    "territory_accuracy",
+    "false_handoff_rate",
+    "xsid_rejection",
+    "model_load_seconds",
+    "parse_ms_mean",
+)
 
 
 def variants() -> dict[str, Path]:
@@ -48,9 +57,27 @@ def train(name: str, config: Path, reuse: bool) -> tuple[Path, float | None]:
     )
     t0 = time.perf_counter()
     subprocess.run(
-        [str(RASA), "train", "nlu", "--config", str(config), "--nlu", "nlu/data", "--domain", "nlu/domain.yml",
-         "--out", str(OUT / "models"), "--fixed-model-name", slug, "--num-threads", "2"],
-        cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(RASA),
+            "train",
+            "nlu",
+            "--config",
+            str(config),
+            "--nlu",
+            "nlu/data",
+            "--domain",
+            "nlu/domain.yml",
+            "--out",
+            str(OUT / "models"),
+            "--fixed-model-name",
+            slug,
+            "--num-threads",
+            "2",
+        ],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     return model, time.perf_counter() - t0
 
@@ -74,7 +101,9 @@ def confusion_png(report: dict, path: Path) -> None:
     for i, row in enumerate(grid):
         for j, n in enumerate(row):
             if n:
-                ax.text(j, i, str(n), ha="center", va="center", fontsize=6, color="white" if i == j else "red")
+                ax.text(
+                    j, i, str(n), ha="center", va="center", fontsize=6, color="white" if i == j else "red"
+                )
     ax.set_xlabel("predicted")
     ax.set_ylabel("expected")
     ax.set_title(f"held-out intents — accuracy {report['intent_accuracy']}")
@@ -101,18 +130,29 @@ def main() -> int:
         report["train_seconds"] = round(seconds, 1) if seconds is not None else None
         slug = name.split(" ")[0]
         confusion_png(report, OUT / f"confusion-{slug}.png")
-        rows.append({"variant": name, "config": str(config.relative_to(ROOT)), "train_seconds": report["train_seconds"],
-                     **{k: report[k] for k in KEYS}, "threshold_sweep": report["threshold_sweep"]})
+        rows.append(
+            {
+                "variant": name,
+                "config": str(config.relative_to(ROOT)),
+                "train_seconds": report["train_seconds"],
+                **{k: report[k] for k in KEYS},
+                "threshold_sweep": report["threshold_sweep"],
+            }
+        )
         print("    " + ", ".join(f"{k}={report[k]}" for k in ("train_seconds",) + KEYS), flush=True)
     (OUT / "understanding.json").write_text(json.dumps(rows, indent=2), "utf-8")
     head = "| variant | train s | " + " | ".join(KEYS) + " |"
     lines = [head, "|" + "---|" * (len(KEYS) + 2)]
     for r in rows:
-        lines.append(f"| {r['variant']} | {r['train_seconds']} | " + " | ".join(str(r[k]) for k in KEYS) + " |")
+        lines.append(
+            f"| {r['variant']} | {r['train_seconds']} | " + " | ".join(str(r[k]) for k in KEYS) + " |"
+        )
     table = "\n".join(lines)
     (OUT / "understanding.md").write_text(
         f"# Understanding benchmark\n\nMachine: {os.cpu_count()} cores. Date: {time.strftime('%Y-%m-%d')}.\n"
-        f"Command: `.venv-rasa/bin/python bench/understanding/run.py`\n\n{table}\n", "utf-8")
+        f"Command: `.venv-rasa/bin/python bench/understanding/run.py`\n\n{table}\n",
+        "utf-8",
+    )
     print(table)
     return 0
 

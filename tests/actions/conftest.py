@@ -11,10 +11,10 @@ import pytest
 import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import Action
 
 import actions.answer  # noqa: F401  (registers the action classes)
 import actions.conversation  # noqa: F401
-from rasa_sdk.interfaces import Action
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,16 +66,23 @@ class Conversation:
     slots: dict[str, Any] = field(default_factory=lambda: {"failures": 0.0})
     events: list[dict[str, Any]] = field(default_factory=list)
 
-    def say(self, text: str, intent: str, entities: list[dict[str, Any]] | None = None,
-            confidence: float = 0.97) -> Reply:
+    def say(
+        self, text: str, intent: str, entities: list[dict[str, Any]] | None = None, confidence: float = 0.97
+    ) -> Reply:
         latest = {
             "text": text,
             "intent": {"name": intent, "confidence": confidence},
             "entities": entities or [],
         }
         tracker = Tracker(
-            sender_id="test", slots=dict(self.slots), latest_message=latest, events=list(self.events),
-            paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen",
+            sender_id="test",
+            slots=dict(self.slots),
+            latest_message=latest,
+            events=list(self.events),
+            paused=False,
+            followup_action=None,
+            active_loop={},
+            latest_action_name="action_listen",
         )
         dispatcher = CollectingDispatcher()
         action = ACTIONS[RULES[intent]]

@@ -77,5 +77,10 @@ def test_italian_formats():
     assert fmt.euro(35) == "35 €" and fmt.euro(2000) == "2.000 €" and fmt.euro(12.5) == "12,50 €"
     assert fmt.days(["mon", "tue", "wed", "thu", "fri"]) == "dal lunedì al venerdì"
     assert fmt.days(["mon", "wed"]) == "lunedì e mercoledì"
-    assert fmt.to_place("Abbiategrasso") == "ad Abbiategrasso" and fmt.in_area("Abbiatense") == "nell'Abbiatense"
-    assert fmt.day_range(date(2026, 12, 23), date(2027, 1, 6)) == "da mercoledì 23 dicembre 2026 a mercoledì 6 gennaio 2027"
+    assert (
+        fmt.to_place("Abbiategrasso") == "ad Abbiategrasso" and fmt.in_area("Abbiatense") == "nell'Abbiatense"
+    )
+    assert (
+        fmt.day_range(date(2026, 12, 23), date(2027, 1, 6))
+        == "da mercoledì 23 dicembre 2026 a mercoledì 6 gennaio 2027"
+    )

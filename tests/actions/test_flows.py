@@ -9,8 +9,11 @@ KB = load()
 
 
 def test_summer_camps_in_corbetta_for_a_7_year_old_in_july(conv):
-    r = conv.say("ciao, ci sono centri estivi a Corbetta per luglio? mia figlia ha 7 anni", "ask_summer_camp",
-                 [ent("town", "Corbetta"), ent("period", "luglio"), ent("age", "7")])
+    r = conv.say(
+        "ciao, ci sono centri estivi a Corbetta per luglio? mia figlia ha 7 anni",
+        "ask_summer_camp",
+        [ent("town", "Corbetta"), ent("period", "luglio"), ent("age", "7")],
+    )
     assert r.meta["topic"] == "school_closure"
     assert r.meta["territory"] == "magentino" and r.meta["comune"] == "Corbetta"
     assert r.meta["service_ids"], r.text
@@ -36,8 +39,11 @@ def test_summer_camps_in_corbetta_for_a_7_year_old_in_july(conv):
 
 
 def test_details_button_shows_more(conv):
-    r = conv.say("centri estivi a Magenta per un bimbo di 8 anni", "ask_summer_camp",
-                 [ent("town", "Magenta"), ent("age", "8")])
+    r = conv.say(
+        "centri estivi a Magenta per un bimbo di 8 anni",
+        "ask_summer_camp",
+        [ent("town", "Magenta"), ent("age", "8")],
+    )
     payload = next(b["payload"] for b in r.buttons if b["payload"].startswith("/show_service"))
     sid = payload.split('"service_id":"')[1].split('"')[0]
     d = conv.say(payload, "show_service", [ent("service_id", sid)])
@@ -70,7 +76,9 @@ def test_misspelt_town_without_entity_is_resolved(conv):
 
 
 def test_carnival_closure_dates_ambrosian_rite(conv):
-    r = conv.say("quando chiudono le scuole per Carnevale?", "ask_school_calendar", [ent("period", "Carnevale")])
+    r = conv.say(
+        "quando chiudono le scuole per Carnevale?", "ask_school_calendar", [ent("period", "Carnevale")]
+    )
     carnival = [c for c in KB.closures if c.kind == "carnival"]
     ambrosian = next(c for c in carnival if c.rite == "ambrosian")
     assert r.meta["topic"] == "school_closure"
@@ -79,8 +87,10 @@ def test_carnival_closure_dates_ambrosian_rite(conv):
 
 
 def test_hr_clerk_nursery_reimbursement_and_joining(conv):
-    text = ("Sono l'ufficio personale di un'azienda di 12 dipendenti a Legnano: possiamo rimborsare la retta "
-            "del nido senza tasse? E come aderiamo all'accordo territoriale?")
+    text = (
+        "Sono l'ufficio personale di un'azienda di 12 dipendenti a Legnano: possiamo rimborsare la retta "
+        "del nido senza tasse? E come aderiamo all'accordo territoriale?"
+    )
     r = conv.say(text, "ask_welfare_employee", [ent("town", "Legnano")])
     assert r.meta["topic"] == "company_welfare" and r.meta["territory"] == "legnanese"
     assert "f-bis" in r.text  # the rule
@@ -141,16 +151,28 @@ def test_greet_and_privacy_carry_meta(conv):
 
 def test_every_meta_has_all_fields(conv):
     r = conv.say("ciao", "greet")
-    assert set(r.meta) == {"intent", "confidence", "topic", "territory", "comune", "service_ids", "handoff",
-                           "fallback"}
+    assert set(r.meta) == {
+        "intent",
+        "confidence",
+        "topic",
+        "territory",
+        "comune",
+        "service_ids",
+        "handoff",
+        "fallback",
+    }
 
 
 def test_menu_buttons_with_topic_ids(conv):
     r = conv.say('/choose_topic{"topic": "school_closure"}', "choose_topic", [ent("topic", "school_closure")])
     assert r.meta["topic"] == "school_closure" and len(r.buttons) == 5
-    r = conv.say('/choose_topic{"topic": "ask_holiday_camp"}', "choose_topic", [ent("topic", "ask_holiday_camp")])
+    r = conv.say(
+        '/choose_topic{"topic": "ask_holiday_camp"}', "choose_topic", [ent("topic", "ask_holiday_camp")]
+    )
     assert r.meta["topic"] == "school_closure" and "comune" in r.text
     r = conv.say("Magenta", "inform", [ent("town", "Magenta")])
     assert r.meta["service_ids"] or "età" in r.text.lower() or "anni" in r.text
-    r = conv.say('/choose_topic{"topic": "company_welfare"}', "choose_topic", [ent("topic", "company_welfare")])
+    r = conv.say(
+        '/choose_topic{"topic": "company_welfare"}', "choose_topic", [ent("topic", "company_welfare")]
+    )
     assert r.meta["topic"] == "company_welfare" and "1.000 €" in r.text

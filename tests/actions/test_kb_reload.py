@@ -23,21 +23,26 @@ def data_dir(tmp_path):
 
 
 def test_broken_file_keeps_last_valid_version(data_dir, caplog):
-    first = Conversation().say("centri estivi a Magenta per 8 anni", "ask_summer_camp",
-                               [ent("town", "Magenta"), ent("age", "8")])
+    first = Conversation().say(
+        "centri estivi a Magenta per 8 anni", "ask_summer_camp", [ent("town", "Magenta"), ent("age", "8")]
+    )
     assert first.meta["service_ids"]
 
     services = data_dir / "services" / "school_closure.yml"
     good = services.read_text("utf-8")
     services.write_text(good + "\n  - id: [broken\n", "utf-8")
     with caplog.at_level(logging.WARNING):
-        again = Conversation().say("centri estivi a Magenta per 8 anni", "ask_summer_camp",
-                                   [ent("town", "Magenta"), ent("age", "8")])
+        again = Conversation().say(
+            "centri estivi a Magenta per 8 anni", "ask_summer_camp", [ent("town", "Magenta"), ent("age", "8")]
+        )
     assert again.meta["service_ids"] == first.meta["service_ids"]
     assert "school_closure.yml" in caplog.text
 
     # a valid change is picked up without a restart
-    services.write_text(good.replace("Centro estivo comunale di Corbetta", "Estate ragazzi a Corbetta"), "utf-8")
-    after = Conversation().say("centri estivi a Corbetta per 8 anni", "ask_summer_camp",
-                               [ent("town", "Corbetta"), ent("age", "8")])
+    services.write_text(
+        good.replace("Centro estivo comunale di Corbetta", "Estate ragazzi a Corbetta"), "utf-8"
+    )
+    after = Conversation().say(
+        "centri estivi a Corbetta per 8 anni", "ask_summer_camp", [ent("town", "Corbetta"), ent("age", "8")]
+    )
     assert "Estate ragazzi a Corbetta" in after.text

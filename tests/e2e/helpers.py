@@ -25,11 +25,20 @@ class TelegramUser:
         the update being queued to the first answer reaching Telegram)."""
         before = len(self._sent())
         t0 = time.time()
-        r = self.client.post(f"{self.base}/_test/user_message",
-                             json={"user_id": self.user_id, "first_name": self.first_name, **body})
+        r = self.client.post(
+            f"{self.base}/_test/user_message",
+            json={"user_id": self.user_id, "first_name": self.first_name, **body},
+        )
         r.raise_for_status()
-        r = self.client.get(f"{self.base}/_test/wait_sent", params={
-            "chat_id": self.user_id, "method": "sendMessage", "count": before + 1, "timeout": timeout})
+        r = self.client.get(
+            f"{self.base}/_test/wait_sent",
+            params={
+                "chat_id": self.user_id,
+                "method": "sendMessage",
+                "count": before + 1,
+                "timeout": timeout,
+            },
+        )
         assert r.status_code == 200, r.text
         time.sleep(0.05)  # a split answer sends its parts back to back
         new = self._sent()[before:]
@@ -47,8 +56,9 @@ class TelegramUser:
         for row in markup.get("inline_keyboard", []):
             for button in row:
                 if button["text"].startswith(title_starts):
-                    return self.send(callback_data=button["callback_data"],
-                                     message_id=message["result"]["message_id"])[0]
+                    return self.send(
+                        callback_data=button["callback_data"], message_id=message["result"]["message_id"]
+                    )[0]
         raise AssertionError(f"no button starting with {title_starts!r} in {markup}")
 
 

@@ -13,7 +13,9 @@ KB = load()
 
 
 def ask(stack, sender: str, text: str) -> tuple[list[dict], dict]:
-    r = httpx.post(f"{stack.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30)
+    r = httpx.post(
+        f"{stack.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30
+    )
     r.raise_for_status()
     items = r.json()
     texts = [i for i in items if "text" in i]
@@ -24,7 +26,9 @@ def ask(stack, sender: str, text: str) -> tuple[list[dict], dict]:
 
 def test_summer_camp_question_gets_a_knowledge_based_answer_with_meta(rasa_stack):
     sender = uuid.uuid4().hex
-    texts, meta = ask(rasa_stack, sender, "ciao, ci sono centri estivi a Corbetta per luglio? mia figlia ha 7 anni")
+    texts, meta = ask(
+        rasa_stack, sender, "ciao, ci sono centri estivi a Corbetta per luglio? mia figlia ha 7 anni"
+    )
     assert meta["intent"] == "ask_summer_camp" and meta["topic"] == "school_closure"
     assert meta["comune"] == "Corbetta" and meta["territory"] == "magentino"
     assert meta["service_ids"]

@@ -25,8 +25,9 @@ def test_parent_story(gateway):
     text = text_of(answer)
     camps = [s for s in KB.services if s.kind == "summer_camp" and s.title in text]
     assert camps and all("magentino" in s.territories for s in camps)
-    typing = httpx.get(f"{gateway.telegram}/_test/sent",
-                       params={"chat_id": user.user_id, "method": "sendChatAction"}).json()
+    typing = httpx.get(
+        f"{gateway.telegram}/_test/sent", params={"chat_id": user.user_id, "method": "sendChatAction"}
+    ).json()
     assert any(c["params"].get("action") == "typing" for c in typing)
 
     details = user.press(answer[-1], "Dettagli")
@@ -42,7 +43,9 @@ def test_parent_story(gateway):
     erased = user.press(confirm[-1], "Sì")
     assert "cancellato" in text_of(erased)
     with sqlite3.connect(gateway.db_path) as db:
-        rows = db.execute("SELECT COUNT(*) FROM users WHERE channel_user_key = ?", (str(user.user_id),)).fetchone()
+        rows = db.execute(
+            "SELECT COUNT(*) FROM users WHERE channel_user_key = ?", (str(user.user_id),)
+        ).fetchone()
     assert rows[0] == 0
 
 
@@ -76,12 +79,16 @@ def test_latency_of_one_message(gateway, capsys):
     with httpx.Client(timeout=30) as client:
         for i in range(100):
             t0 = time.perf_counter()
-            client.post(f"{gateway.env['RASA_URL']}/webhooks/rest/webhook",
-                        json={"sender": f"latency-probe-{i % 10}", "message": questions[i % len(questions)]})
+            client.post(
+                f"{gateway.env['RASA_URL']}/webhooks/rest/webhook",
+                json={"sender": f"latency-probe-{i % 10}", "message": questions[i % len(questions)]},
+            )
             rasa.append(time.perf_counter() - t0)
     median, rasa_median = statistics.median(seconds), statistics.median(rasa)
     with capsys.disabled():
-        print(f"\nend-to-end latency over 100 messages: median {median * 1000:.0f} ms, "
-              f"p95 {sorted(seconds)[94] * 1000:.0f} ms; Rasa REST alone: median {rasa_median * 1000:.0f} ms; "
-              f"gateway and Telegram round trips: about {(median - rasa_median) * 1000:.0f} ms")
+        print(
+            f"\nend-to-end latency over 100 messages: median {median * 1000:.0f} ms, "
+            f"p95 {sorted(seconds)[94] * 1000:.0f} ms; Rasa REST alone: median {rasa_median * 1000:.0f} ms; "
+            f"gateway and Telegram round trips: about {(median - rasa_median) * 1000:.0f} ms"
+        )
     assert median < 5  # a sanity bound far above the measured value: the numbers are for the notes
