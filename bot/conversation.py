@@ -319,7 +319,10 @@ class ConversationRouter:
             log.warning("Rasa unavailable: %s", exc)
             return _said(Reply(texts.UNAVAILABLE))
         if not answer.items:
-            return _said(Reply(texts.NO_ANSWER), meta=answer.meta)
+            # Every turn of the assistant ends with a reply; an empty answer means its action server
+            # failed (Rasa logs it and says nothing). The person is told to retry, not to rephrase.
+            log.warning("Rasa answered nothing: is the action server down?")
+            return _said(Reply(texts.UNAVAILABLE), meta=answer.meta)
         return _Outcome(
             replies=answer.replies,
             reply_metas=[item.meta for item in answer.items],

@@ -117,11 +117,12 @@ async def test_turn_meta_is_the_last_reply_meta(store, rasa, client):
     assert [m.meta["intent"] for m in rows if m.direction == "out"] == ["greet", "ask_cost"]
 
 
-async def test_rasa_with_nothing_to_say_still_gets_an_answer(store, rasa, client):
+async def test_rasa_with_nothing_to_say_means_the_assistant_is_unavailable(store, rasa, client):
+    # every action ends its turn with a reply: nothing at all means the action server failed
     rasa.script = lambda sender, message: []
     turn = await ConversationRouter(store, client).handle(web("..."))
 
-    assert [r.text for r in turn.replies] == [texts.NO_ANSWER]
+    assert [r.text for r in turn.replies] == [texts.UNAVAILABLE]
 
 
 async def test_stickers_and_photos_get_the_text_only_answer(router, rasa):
