@@ -64,6 +64,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bot import texts as bot_texts  # noqa: E402
 from tests.e2e.stack import (  # noqa: E402
     MODEL,
     RASA_BIN,
@@ -401,34 +402,44 @@ def line(s: dict[str, Any]) -> str:
     )
 
 
-async def _rasa_direct(url: str, rate: float, duration: float, prefix: str) -> dict[str, Any]:
-    messages = [t for conv in CONVERSATIONS for t in conv if goes_to_rasa(t)]
+FAILURE_TEXTS = {bot_texts.UNAVAILABLE, bot_texts.NO_ANSWER, bot_texts.RATE_LIMITED}
+
+
+async def _direct(kind: str, url: str, rate: float, duration: float, prefix: str) -> dict[str, Any]:
+    """Open loop straight to Rasa's REST channel (``kind="rasa"``) or to the gateway's web chat API
+    (``kind="web"``: router, store, Rasa client, without Telegram), same conversations, many senders."""
     senders = max(1, math.ceil(rate * 3.5))
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()
     total = max(1, int(rate * duration))
     steps: Counter[int] = Counter()
 
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200)) as client:
 
         async def one(k: int) -> None:
-            nonlocal errors
             sender = k % senders
-            conv = CONVERSATIONS[sender % len(CONVERSATIONS)]
-            texts = [t for t in conv if goes_to_rasa(t)]
-            text = texts[steps[sender] % len(texts)]
+            conv = [t for t in CONVERSATIONS[sender % len(CONVERSATIONS)] if kind == "web" or goes_to_rasa(t)]
+            text = conv[steps[sender] % len(conv)]
             steps[sender] += 1
             t = time.perf_counter()
             try:
-                r = await client.post(
-                    f"{url}/webhooks/rest/webhook", json={"sender": f"{prefix}-{sender}", "message": text}
-                )
-                r.raise_for_status()
-                if not any("text" in item for item in r.json()):
-                    errors += 1
-                    return
-            except (httpx.HTTPError, ValueError):
-                errors += 1
+                if kind == "rasa":
+                    r = await client.post(
+                        f"{url}/webhooks/rest/webhook", json={"sender": f"{prefix}-{sender}", "message": text}
+                    )
+                    r.raise_for_status()
+                    said = [item["text"] for item in r.json() if "text" in item]
+                else:
+                    r = await client.post(
+                        f"{url}/api/chat", json={"user": f"{prefix}-{sender}", "text": text}
+                    )
+                    r.raise_for_status()
+                    said = [reply["text"] for reply in r.json()["replies"]]
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                errors[type(exc).__name__] += 1
+                return
+            if not said or said[0] in FAILURE_TEXTS:
+                errors["no answer" if not said else said[0][:40]] += 1
                 return
             latencies.append(time.perf_counter() - t)
 
@@ -445,13 +456,43 @@ async def _rasa_direct(url: str, rate: float, duration: float, prefix: str) -> d
         "rate": rate,
         "sent": total,
         "answered": len(latencies),
-        "errors": errors,
+        "errors": sum(errors.values()),
+        "error_kinds": dict(errors),
         "throughput": round(len(latencies) / max(span, duration), 1),
-        "messages_in_mix": len(messages),
     }
     out.update(percentiles(latencies))
-    out["passed"] = bool(latencies) and errors == 0 and out["p99_ms"] < P99_LIMIT_MS
+    out["passed"] = bool(latencies) and not errors and out["p99_ms"] < P99_LIMIT_MS
     return out
+
+
+def direct_steps(
+    stack: Stack, kind: str, rates: list[float], seconds: float
+) -> tuple[list[dict[str, Any]], Any]:
+    """Rising rates until one fails; each step with the CPU time per message of each process."""
+    url = stack.rasa_direct_url if kind == "rasa" else stack.gw.web_url
+    out: list[dict[str, Any]] = []
+    ceiling = None
+    procs = stack.procs()
+    for rate in rates:
+        wait_idle(stack)
+        cpu0 = {k: cpu_seconds(p.pid) for k, p in procs.items()}
+        s = asyncio.run(_direct(kind, url, rate, seconds, f"{kind}{int(rate)}-{time.monotonic_ns() % 10**6}"))
+        cpu1 = {k: cpu_seconds(p.pid) for k, p in procs.items()}
+        s["cpu_ms_per_message"] = {
+            k: round((cpu1[k] - cpu0[k]) / max(1, s["answered"]) * 1000, 2)
+            for k in procs
+            if cpu0[k] is not None and cpu1[k] is not None and cpu1[k] - cpu0[k] > 0.05
+        }
+        out.append(s)
+        print(
+            f"    {kind} {rate:g}/s: throughput {s['throughput']}/s, p50 {s['p50_ms']} ms, "
+            f"p99 {s['p99_ms']} ms, errors {s['errors']} -> {'PASS' if s['passed'] else 'FAIL'}",
+            flush=True,
+        )
+        if not s["passed"]:
+            break
+        ceiling = rate
+    return out, ceiling
 
 
 # ----------------------------------------------------------------------------------------- profile
@@ -476,7 +517,7 @@ def profile(stack: Stack, ids: UserIds, rate: float, seconds: int, logdir: Path)
                     "record",
                     "--nonblocking",
                     "-r",
-                    "50",
+                    "100",
                     "-d",
                     str(seconds),
                     "-f",
@@ -495,7 +536,7 @@ def profile(stack: Stack, ids: UserIds, rate: float, seconds: int, logdir: Path)
     reset(stack)
     sent = asyncio.run(drive(stack.gw.telegram, Population(ids.take(), 1), rate, seconds - 2))
     collect(stack.gw.telegram, sent, timeout=30)
-    result: dict[str, Any] = {"rate": rate, "seconds": seconds, "sampling_hz": 50}
+    result: dict[str, Any] = {"rate": rate, "seconds": seconds, "sampling_hz": 100}
     for name, (proc, out) in spies.items():
         try:
             proc.wait(seconds + 30)
@@ -522,6 +563,11 @@ CATEGORIES: dict[str, list[tuple[str, str]]] = {
         ("domain (rasa/shared/core/domain.py)", "rasa/shared/core/domain.py"),
         ("JSON (json/ujson)", "json/"),
         ("aiohttp client", "aiohttp/"),
+        (
+            "  action answer validated with jsonschema (RemoteAction._validate_action_result)",
+            "_validate_action_result",
+        ),
+        ("    of which the schema re-checked against the meta-schema (check_schema)", "check_schema"),
     ],
     "gateway": [
         ("python-telegram-bot", "telegram/"),
@@ -533,7 +579,11 @@ CATEGORIES: dict[str, list[tuple[str, str]]] = {
         ("httpx / httpcore", "httpx/"),
         ("rendering (telegram_render)", "telegram_render.py"),
         ("rate limiter (aiolimiter)", "aiolimiter/"),
-        ("asyncio event loop", "asyncio/base_events.py"),
+        ("Bot API: getUpdates", "get_updates ("),
+        ("Bot API: sendMessage", "send_message ("),
+        ("Bot API: sendChatAction (typing)", "send_chat_action ("),
+        ("store: saving messages (Store._save)", "Store._save"),
+        ("store: tickets (bot/store/tickets.py)", "bot/store/tickets.py"),
     ],
     "actions": [
         ("rasa_sdk", "rasa_sdk/"),
@@ -545,27 +595,39 @@ CATEGORIES: dict[str, list[tuple[str, str]]] = {
 }
 
 
+# leaf frames of a thread that waits (uvloop and selectors in C, an idle thread pool): not work
+IDLE_LEAVES = (
+    "serve (sanic/server/runners.py",
+    "select (selectors.py",
+    "EpollSelector.select",
+    "_worker (concurrent",
+    "wait (threading.py",
+    "_wait_for_tstate_lock",
+    "get (queue.py",
+)
+
+
 def summarise_profile(path: Path) -> dict[str, Any]:
-    """Folded stacks -> the heaviest frames (inclusive and self) and the share of each category."""
+    """Folded stacks -> share of busy samples per category, and the heaviest frames (inclusive and self)."""
     inclusive: Counter[str] = Counter()
     self_time: Counter[str] = Counter()
-    total = 0
+    total = idle = 0
     stacks: list[tuple[list[str], int]] = []
     for raw in path.read_text(errors="replace").splitlines():
-        if not raw.strip():
-            continue
-        head, _, count = raw.rpartition(" ")
+        head, _, count = raw.strip().rpartition(" ")
         try:
             n = int(count)
         except ValueError:
             continue
         frames = [f for f in head.split(";") if f]
+        if not frames or frames[-1].startswith(IDLE_LEAVES):
+            idle += n
+            continue
         stacks.append((frames, n))
         total += n
         for f in set(frames):
             inclusive[f] += n
-        if frames:
-            self_time[frames[-1]] += n
+        self_time[frames[-1]] += n
     name = path.stem.removeprefix("profile-")
     cats = {}
     for label, needle in CATEGORIES.get(name, []):
@@ -584,14 +646,23 @@ def summarise_profile(path: Path) -> dict[str, Any]:
         "_run_module",
         "run (threading",
         "_worker (concurrent",
+        "Handle._run",
+        "run (sanic/app.py",
+        "serve_single",
+        "serve_application",
+        "run (rasa/",
+        "run_actions (",
+        "main_from_args",
+        "Thread.run",
     )
     top_incl = [
-        (f, round(100 * n / total, 1)) for f, n in inclusive.most_common(80) if not any(s in f for s in skip)
-    ][:20]
+        (f, round(100 * n / total, 1)) for f, n in inclusive.most_common(120) if not any(s in f for s in skip)
+    ][:25]
     top_self = [(f, round(100 * n / total, 1)) for f, n in self_time.most_common(15)]
     return {
-        "samples": total,
-        "categories_pct_inclusive": cats,
+        "busy_samples": total,
+        "idle_samples": idle,
+        "categories_pct_of_busy": cats,
         "top_inclusive_pct": top_incl,
         "top_self_pct": top_self,
     }
@@ -723,19 +794,30 @@ def markdown(r: dict[str, Any]) -> str:
         f"{tc.get('max_chat_calls_in_one_second')} calls with a chat_id.",
         "",
     ]
-    if r.get("rasa_direct"):
+    for key, title, ceiling in (
+        ("rasa_direct", "Rasa alone (REST channel, same messages, same machine)", "ceiling_rasa"),
+        (
+            "web_direct",
+            "Gateway without Telegram (web chat API -> router, store -> Rasa -> actions)",
+            "ceiling_web",
+        ),
+    ):
+        if not r.get(key):
+            continue
         lines += [
-            "## Rasa alone (REST channel, same messages, same machine)",
+            f"## {title}",
             "",
-            "| offered msg/s | throughput | p50 ms | p95 ms | p99 ms | errors | result |",
-            "|---|---|---|---|---|---|---|",
+            "| offered msg/s | throughput | p50 ms | p95 ms | p99 ms | errors | CPU ms per message "
+            "| result |",
+            "|---|---|---|---|---|---|---|---|",
         ]
-        for s in r["rasa_direct"]:
+        for s in r[key]:
+            cpu = ", ".join(f"{k} {v}" for k, v in s.get("cpu_ms_per_message", {}).items())
             lines.append(
                 f"| {s['rate']} | {s['throughput']} | {_fmt(s['p50_ms'])} | {_fmt(s['p95_ms'])} "
-                f"| {_fmt(s['p99_ms'])} | {s['errors']} | {'pass' if s['passed'] else 'FAIL'} |"
+                f"| {_fmt(s['p99_ms'])} | {s['errors']} | {cpu} | {'pass' if s['passed'] else 'FAIL'} |"
             )
-        lines += ["", f"Highest rate Rasa sustains on its own: **{_fmt(r.get('ceiling_rasa'))} msg/s**.", ""]
+        lines += ["", f"Highest rate sustained: **{_fmt(r.get(ceiling))} msg/s**.", ""]
     lines += ["## Peak memory (VmHWM)", "", "| process | MB |", "|---|---|"]
     for k, v in r["peak_rss_mb"].items():
         lines.append(f"| {k} | {_fmt(v)} |")
@@ -755,15 +837,15 @@ def markdown(r: dict[str, Any]) -> str:
         ]
         for name in ("rasa", "gateway", "actions"):
             p = prof.get(name) or {}
-            if "categories_pct_inclusive" not in p:
+            if "categories_pct_of_busy" not in p:
                 lines.append(f"{name}: no profile ({p.get('error', 'py-spy failed')})")
                 continue
             lines += [
-                f"**{name}** ({p['samples']} samples of busy threads), share of samples (inclusive, "
-                "categories overlap):",
+                f"**{name}** ({p['busy_samples']} busy samples, {p['idle_samples']} idle ones left out): "
+                "share of the busy samples that pass through each part (categories overlap):",
                 "",
             ]
-            lines += [f"- {label}: {pct} %" for label, pct in p["categories_pct_inclusive"].items()]
+            lines += [f"- {label}: {pct} %" for label, pct in p["categories_pct_of_busy"].items()]
             lines += ["", "Heaviest frames (inclusive):", ""]
             lines += [f"- {pct} % `{frame}`" for frame, pct in p["top_inclusive_pct"][:12]]
             lines.append("")
@@ -789,15 +871,16 @@ def print_table(r: dict[str, Any]) -> None:
             f"{_fmt(s['p95_ms']):>8}{_fmt(s['p99_ms']):>8}{s['lost']:>6}{s['duplicated']:>5}{err:>5}  "
             f"{'pass' if s['passed'] else 'FAIL'}"
         )
-    for s in r.get("rasa_direct") or []:
-        print(
-            f"{'rasa alone':<14}{s['rate']:>6}{s['throughput']:>7}{_fmt(s['p50_ms']):>8}"
-            f"{_fmt(s['p95_ms']):>8}"
-            f"{_fmt(s['p99_ms']):>8}{'':>6}{'':>5}{s['errors']:>5}  {'pass' if s['passed'] else 'FAIL'}"
-        )
+    for key, label in (("rasa_direct", "rasa alone"), ("web_direct", "web API")):
+        for s in r.get(key) or []:
+            print(
+                f"{label:<14}{s['rate']:>6}{s['throughput']:>7}{_fmt(s['p50_ms']):>8}"
+                f"{_fmt(s['p95_ms']):>8}{_fmt(s['p99_ms']):>8}{'':>6}{'':>5}{s['errors']:>5}  "
+                f"{'pass' if s['passed'] else 'FAIL'}"
+            )
     print(
         f"\nceiling through the gateway: {r.get('ceiling_gateway')} msg/s; "
-        f"Rasa alone: {r.get('ceiling_rasa')} msg/s"
+        f"Rasa alone: {r.get('ceiling_rasa')} msg/s; web chat API: {r.get('ceiling_web')} msg/s"
     )
     print(f"start-up: {r['startup']}")
     print(f"peak RSS MB: {r['peak_rss_mb']}")
@@ -825,11 +908,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps-up", default="40,50,60,80,100", help="rates tried above the steady rate")
     ap.add_argument("--steps-down", default="20,15,10,7,5,3", help="rates tried when the steady rate fails")
     ap.add_argument("--step-seconds", type=float, default=20.0)
-    ap.add_argument("--rasa-steps", default="20,30,40,50,60,80,100", help="rates for Rasa alone")
+    ap.add_argument(
+        "--direct-steps",
+        default="10,20,30,40,50,60,80,100",
+        help="rates for Rasa alone and for the web chat API",
+    )
     ap.add_argument("--quick", action="store_true", help="20 s steady, 10 s steps")
     ap.add_argument("--no-proxy", action="store_true", help="no timing proxy (no per-part breakdown)")
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--no-rasa-alone", action="store_true")
+    ap.add_argument("--no-web", action="store_true", help="skip the web chat API phase")
     ap.add_argument(
         "--rasa-cached-validation",
         action="store_true",
@@ -898,30 +986,18 @@ def main(argv: list[str] | None = None) -> int:
         report["ceiling_gateway"] = ceiling
         report["gateway_phases"] = phases
 
+        rates = [float(x) for x in args.direct_steps.split(",") if x]
         if not args.no_rasa_alone:
-            print("==> Rasa alone (REST channel, bypassing gateway and proxy)", flush=True)
-            wait_idle(stack)
-            direct = []
-            ceiling_rasa = None
-            for rate in [float(x) for x in args.rasa_steps.split(",") if x]:
-                s = asyncio.run(
-                    _rasa_direct(stack.rasa_direct_url, rate, args.step_seconds, f"direct{int(rate)}")
-                )
-                direct.append(s)
-                print(
-                    f"    Rasa alone {rate:g}/s: throughput {s['throughput']}/s, p50 {s['p50_ms']} ms, "
-                    f"p99 {s['p99_ms']} ms, errors {s['errors']} -> {'PASS' if s['passed'] else 'FAIL'}",
-                    flush=True,
-                )
-                if not s["passed"]:
-                    break
-                ceiling_rasa = rate
-                time.sleep(2)
-            report["rasa_direct"] = direct
-            report["ceiling_rasa"] = ceiling_rasa
+            print("==> Rasa alone (REST channel, bypassing the gateway and the proxy)", flush=True)
+            report["rasa_direct"], report["ceiling_rasa"] = direct_steps(
+                stack, "rasa", rates, args.step_seconds
+            )
+        if not args.no_web:
+            print("==> web chat API (gateway without Telegram -> Rasa -> actions)", flush=True)
+            report["web_direct"], report["ceiling_web"] = direct_steps(stack, "web", rates, args.step_seconds)
 
         if not args.no_profile:
-            rate = min(args.rate, ceiling or 5)
+            rate = max(ceiling or 0, 10.0)  # enough samples; the share of each part hardly depends on it
             print(f"==> profile: 20 s at {rate:g} msg/s with py-spy", flush=True)
             quiesce(stack)
             report["profile"] = profile(stack, ids, rate, 20, logdir)

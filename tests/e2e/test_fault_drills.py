@@ -47,6 +47,15 @@ class Drill:
     def all_alive(self) -> dict[str, bool]:
         return {p.name: p.alive for p in [*self.rasa.procs, *self.gw.procs]}
 
+    def ensure_up(self) -> None:
+        """Start again whatever an earlier failed drill left down, so one failure does not cascade."""
+        if not self.rasa.actions.alive:
+            self.rasa.start_actions()
+        if not self.rasa.rasa.alive:
+            self.rasa.start_rasa()
+        if not self.gw.process.alive:
+            self.gw.kill_and_start()
+
 
 @pytest.fixture(scope="module")
 def drill(tmp_path_factory) -> Iterator[Drill]:
@@ -132,6 +141,7 @@ def run_drill(
 ) -> tuple[Outcome, float]:
     """Load; ``fault()``; ``hold`` s; ``recover()`` (returns once the part is back); more load; then the
     outcome, and when the recovery ended (time.time())."""
+    drill.ensure_up()
     httpx.post(f"{drill.gw.telegram}/_test/reset", timeout=10).raise_for_status()
     with Load(drill.gw.telegram, first_user) as load:
         time.sleep(before)
