@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from rasa_sdk.events import SlotSet
 
-from actions import formatting as fmt
 from actions.context import Request, has_word
 from actions.reply import Answer, button
 from actions.services import contacts
 from knowledge import KnowledgeBase, normalise
+from knowledge import italian as fmt
 
 TOPIC = "company_welfare"
 JOIN_WORDS = ("aderire", "aderiamo", "aderisce", "adesione", "accordo territoriale", "accordo", "aderisco")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from rasa_sdk.events import SlotSet
 
-from actions import formatting as fmt
 from actions.context import Request
 from actions.reply import Answer, button
 from actions.services import contacts
 from knowledge import KnowledgeBase
+from knowledge import italian as fmt
 
 OFFER_AFTER = 2  # misunderstandings in a row before a person is offered
 

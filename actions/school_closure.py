@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from rasa_sdk.events import SlotSet
 
-from actions import formatting as fmt
 from actions.context import Request
 from actions.reply import Answer, button
 from actions.services import list_answer
 from knowledge import KnowledgeBase
+from knowledge import italian as fmt
 
 TOPIC = "school_closure"
 

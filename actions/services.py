@@ -8,10 +8,10 @@ from datetime import date
 
 from rasa_sdk.events import SlotSet
 
-from actions import formatting as fmt
 from actions.context import AGE_KINDS, Request
 from actions.reply import Answer, button
 from knowledge import KnowledgeBase
+from knowledge import italian as fmt
 
 PAGE = 3
 SAMPLE_NOTE = "Dati di esempio: verifica sempre con il gestore prima di iscriverti."

@@ -9,22 +9,7 @@ from datetime import date, datetime, timedelta
 
 from bot.messages import Button
 from bot.office_hours import ROME
-
-WEEKDAYS = ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica")
-MONTHS = (
-    "gennaio",
-    "febbraio",
-    "marzo",
-    "aprile",
-    "maggio",
-    "giugno",
-    "luglio",
-    "agosto",
-    "settembre",
-    "ottobre",
-    "novembre",
-    "dicembre",
-)
+from knowledge.italian import MONTHS, WEEKDAYS
 
 # Payloads of the buttons the router answers itself (never sent to Rasa).
 LEAVE = "concilia:handoff:leave"

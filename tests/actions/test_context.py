@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from actions import formatting as fmt
 from actions.context import parse_age, parse_period, parse_place
+from knowledge import italian as fmt
 from knowledge import load, normalise
 
 KB = load()

@@ -1,4 +1,4 @@
-"""Italian formatting of dates, times, ages and lists, as the conventions ask:
+"""Italian formatting of dates, times, ages and lists, shared by the actions and the gateway:
 "lunedì 14 settembre", "35 €", "18:30"."""
 
 from __future__ import annotations
