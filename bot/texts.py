@@ -74,7 +74,6 @@ RATE_LIMITED = (
     "Rallenta un attimo, per favore: mi stai mandando troppi messaggi. Aspetta un minuto e riscrivimi."
 )
 UNAVAILABLE = "L'assistente non è disponibile in questo momento. Riprova tra poco."
-NO_ANSWER = "Scusa, non ho una risposta. Prova a scrivere la domanda in un altro modo."
 UNKNOWN_COMMAND = "Non conosco questo comando. " + MENU
 
 LOCATION_FAR = (
