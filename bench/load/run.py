@@ -402,7 +402,7 @@ def line(s: dict[str, Any]) -> str:
     )
 
 
-FAILURE_TEXTS = {bot_texts.UNAVAILABLE, bot_texts.NO_ANSWER, bot_texts.RATE_LIMITED}
+FAILURE_TEXTS = {bot_texts.UNAVAILABLE, bot_texts.RATE_LIMITED}
 
 
 async def _direct(kind: str, url: str, rate: float, duration: float, prefix: str) -> dict[str, Any]:
