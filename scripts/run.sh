@@ -35,7 +35,8 @@ SANIC_HOST=127.0.0.1 PYTHONPATH=$PWD .venv-rasa/bin/rasa run actions --actions a
 pids+=($!)
 
 echo "==> Starting Rasa on 127.0.0.1:$RASA_PORT (log: var/log/rasa.log)"
-.venv-rasa/bin/rasa run --enable-api --auth-token "$RASA_TOKEN" -i 127.0.0.1 -p "$RASA_PORT" \
+# scripts/rasa_server.py is the `rasa` command with the action answers' validator built once (3x less CPU)
+.venv-rasa/bin/python scripts/rasa_server.py run --enable-api --auth-token "$RASA_TOKEN" -i 127.0.0.1 -p "$RASA_PORT" \
   --model models/concilia.tar.gz --endpoints endpoints.yml --credentials credentials.yml \
   > var/log/rasa.log 2>&1 &
 pids+=($!)

@@ -1,4 +1,4 @@
-"""A/B of the proposed fix of Rasa's biggest cost (bench/load/rasa_cached_validation.py): the Rasa server and
+"""A/B of the fix of Rasa's biggest cost (scripts/rasa_server.py, how Rasa is started now): Rasa and
 the action server alone, started plain and with the fix, alternately (A B A B, so that a change in the rest
 of the machine's load shows), each at the same open-loop rates of the benchmark's conversations straight to
 the REST channel, measuring latency and Rasa's CPU time per message.
@@ -23,11 +23,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import OUT, ROOT, _direct, cpu_seconds, machine  # noqa: E402
+from run import OUT, _direct, cpu_seconds, machine  # noqa: E402
 
-from tests.e2e.stack import start_rasa_stack  # noqa: E402
-
-LAUNCHER = ROOT / "bench" / "load" / "rasa_cached_validation.py"
+from tests.e2e.stack import RASA_LAUNCHER, start_rasa_stack  # noqa: E402
 
 
 def idle(pids: list[int], limit: float = 60) -> None:
@@ -40,7 +38,7 @@ def idle(pids: list[int], limit: float = 60) -> None:
 
 
 def one_round(variant: str, rates: list[float], seconds: float, logdir: Path) -> list[dict[str, Any]]:
-    stack = start_rasa_stack(logdir, launcher=LAUNCHER if variant == "cached validation" else None)
+    stack = start_rasa_stack(logdir, launcher=RASA_LAUNCHER if variant == "cached validation" else None)
     out = []
     try:
         pids = [stack.rasa.pid, stack.actions.pid]

@@ -68,6 +68,7 @@ from bot import texts as bot_texts  # noqa: E402
 from tests.e2e.stack import (  # noqa: E402
     MODEL,
     RASA_BIN,
+    RASA_LAUNCHER,
     Gateway,
     Proc,
     RasaStack,
@@ -148,7 +149,9 @@ class Stack:
             self.proxy.stop()
 
 
-def start_stack(logdir: Path, use_proxy: bool, launcher: Path | None = None) -> tuple[Stack, dict[str, Any]]:
+def start_stack(
+    logdir: Path, use_proxy: bool, launcher: Path | None = RASA_LAUNCHER
+) -> tuple[Stack, dict[str, Any]]:
     action_port, rasa_port = free_port(), free_port()
     proxy = proxy_url = None
     action_endpoint = None
@@ -923,9 +926,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-rasa-alone", action="store_true")
     ap.add_argument("--no-web", action="store_true", help="skip the web chat API phase")
     ap.add_argument(
-        "--rasa-cached-validation",
+        "--rasa-plain",
         action="store_true",
-        help="start Rasa through bench/load/rasa_cached_validation.py (the proposed fix of its biggest cost)",
+        help="start the plain `rasa` command instead of scripts/rasa_server.py (as before its fix)",
     )
     ap.add_argument("--train", action="store_true", help="also time a full `rasa train` (into a temp dir)")
     args = ap.parse_args(argv)
@@ -951,7 +954,7 @@ def main(argv: list[str] | None = None) -> int:
         "criteria": {"p99_ms_below": P99_LIMIT_MS, "errors": 0, "lost": 0, "duplicated": 0},
     }
     print(f"==> starting the stack (logs in {logdir})", flush=True)
-    launcher = ROOT / "bench" / "load" / "rasa_cached_validation.py" if args.rasa_cached_validation else None
+    launcher = None if args.rasa_plain else RASA_LAUNCHER
     report["rasa_launcher"] = str(launcher.relative_to(ROOT)) if launcher else "rasa"
     stack, report["startup"] = start_stack(logdir, use_proxy=not args.no_proxy, launcher=launcher)
     print(f"    {report['startup']}", flush=True)

@@ -25,6 +25,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 MODEL = ROOT / "models" / "concilia.tar.gz"
+# How `make run` starts Rasa (scripts/run.sh): ``rasa`` with the action answers' validator built once
+RASA_LAUNCHER = ROOT / "scripts" / "rasa_server.py"
 BOT_TOKEN = "123456:TEST-e2e-token-not-real"
 CONCILIA = Path(sys.executable).with_name("concilia")
 
@@ -107,7 +109,7 @@ class RasaStack:
     logdir: Path | None = None
     rasa_port: int = 0
     endpoints: Path | None = None
-    launcher: Path | None = None
+    launcher: Path | None = RASA_LAUNCHER
     ready_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -149,7 +151,7 @@ def _actions_cmd(port: int) -> list[str]:
 
 def _rasa_cmd(token: str, port: int, endpoints: Path, launcher: Path | None = None) -> list[str]:
     # ``launcher``: a Python file run by the Rasa environment's interpreter instead of the ``rasa`` script,
-    # taking the same arguments (the load benchmark uses one that patches Rasa)
+    # taking the same arguments (scripts/rasa_server.py by default); None: the plain ``rasa`` script
     head = [str(RASA_BIN.with_name("python")), str(launcher)] if launcher else [str(RASA_BIN)]
     return [
         *head,
@@ -176,7 +178,7 @@ def start_rasa_stack(
     timeout: float = 240,
     action_port: int | None = None,
     rasa_port: int | None = None,
-    launcher: Path | None = None,
+    launcher: Path | None = RASA_LAUNCHER,
 ) -> RasaStack:
     """Start the action server and the Rasa server, both at once, and wait until both are ready
     (``ready_seconds`` says when each was, from the start).
