@@ -2,7 +2,8 @@
 
 ``main()`` (``concilia run``) reads the settings, upgrades the database schema, then runs the web channel
 (always), the Telegram channel with the operators' side of the handoff (when ``TELEGRAM_BOT_TOKEN`` is set),
-the retention job, the handoff timers and the spool flusher, until SIGINT or SIGTERM.
+the retention job, the handoff timers, the spool flusher (which also writes pending button payloads) and the
+recovery of messages an earlier run left unanswered (:mod:`bot.recovery`), until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -20,15 +21,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.assistant import RasaClient
+from bot.channels.callback_store import CallbackStore
 from bot.channels.web import WebChannel
 from bot.conversation import ConversationRouter
 from bot.handoff import HandoffService, Timeouts, run_timeouts
 from bot.logs import configure_logging
 from bot.places import KnowledgeTownLocator
 from bot.ratelimit import RateLimiter
+from bot.recovery import Recovery, run_recovery
 from bot.retention import run_retention
 from bot.settings import Settings
 from bot.store import Store, make_engine, upgrade
+from bot.store.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,8 @@ class Gateway:
     router: ConversationRouter
     web: WebChannel
     handoff: HandoffService | None = None
+    recovery: Recovery | None = None
+    callbacks: CallbackStore | None = None
     telegram: Any = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     web_url: str = ""
@@ -77,11 +83,21 @@ async def build(settings: Settings) -> Gateway:
         limiter=RateLimiter(settings.rate_limit_per_minute),
         retention_days=settings.retention_days,
         locate_town=KnowledgeTownLocator(knowledge),
+        spool=Spool(path=settings.spool_path),
         clock=clock,
         handoff=handoff,
+        gateway_name=settings.gateway_name,
+    )
+    recovery = Recovery(
+        store,
+        router,
+        gateway=settings.gateway_name,
+        window=timedelta(seconds=settings.recover_window_seconds),
+        grace=timedelta(seconds=settings.recover_after_seconds),
+        clock=clock,
     )
     web = WebChannel(router, health_checks={"db": store.ping, "rasa": rasa.ping}, updates=store.pushed_since)
-    gw = Gateway(settings, store, rasa, router, web, handoff)
+    gw = Gateway(settings, store, rasa, router, web, handoff, recovery, CallbackStore(store, clock=clock))
     gw.tasks.append(preload)
     return gw
 
@@ -91,8 +107,10 @@ async def start(gw: Gateway) -> None:
     if gw.settings.telegram_enabled:
         from bot.channels.telegram import build_telegram  # only now: python-telegram-bot stays optional
 
-        gw.telegram = build_telegram(gw.settings, gw.router, handoff=gw.handoff)
+        gw.telegram = build_telegram(gw.settings, gw.router, handoff=gw.handoff, callbacks=gw.callbacks)
         await gw.telegram.start()
+        if gw.recovery is not None:
+            gw.recovery.attach_sender("telegram", gw.telegram.send_turn)
     clock = gw.handoff.clock if gw.handoff is not None else gw.settings.clock()
     gw.tasks.append(
         asyncio.create_task(
@@ -103,7 +121,10 @@ async def start(gw: Gateway) -> None:
         gw.tasks.append(
             asyncio.create_task(run_timeouts(gw.handoff, gw.settings.handoff_check_every), name="handoff")
         )
-    gw.tasks.append(asyncio.create_task(_flush_spool_forever(gw.router), name="spool"))
+    gw.tasks.append(asyncio.create_task(_flush_spool_forever(gw.router, gw.callbacks), name="spool"))
+    if gw.recovery is not None:
+        every = gw.settings.recover_every
+        gw.tasks.append(asyncio.create_task(run_recovery(gw.recovery, every), name="recovery"))
 
 
 async def stop(gw: Gateway) -> None:
@@ -122,6 +143,8 @@ async def stop(gw: Gateway) -> None:
         except Exception:
             log.exception("error while stopping")
     await gw.router.flush_spool()
+    if gw.callbacks is not None:
+        await gw.callbacks.save_pending()
     await gw.rasa.aclose()
     await asyncio.to_thread(gw.store.close)
 
@@ -133,13 +156,16 @@ def _preload(knowledge: Any) -> None:
         log.exception("knowledge base not loaded: handoffs and locations will fail until it is fixed")
 
 
-async def _flush_spool_forever(router: ConversationRouter) -> None:
+async def _flush_spool_forever(router: ConversationRouter, callbacks: CallbackStore | None) -> None:
+    """Write the spool (at once: an earlier run may have left one) and the pending button payloads."""
     while True:
-        await asyncio.sleep(SPOOL_FLUSH_EVERY)
         try:
             await router.flush_spool()
         except Exception:
             log.exception("spool flush failed")
+        if callbacks is not None:
+            await callbacks.save_pending()
+        await asyncio.sleep(SPOOL_FLUSH_EVERY)
 
 
 async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> int:

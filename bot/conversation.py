@@ -5,9 +5,11 @@ Order of work for one message:
 
 1. Store it (with its Telegram update id, in the same transaction): an update id already taken in is a
    duplicate and gets an empty turn, also after a restart. If the database is unreachable the message
-   goes to a bounded in-memory spool, written as soon as the database answers again, and the person is
-   answered all the same.
-2. Rate limit per person; too long content; /privacy, /cancella and the erase confirmation buttons; the
+   goes to a bounded spool (in memory, copied to a local file), written as soon as the database answers
+   again, and the person is answered all the same.
+2. Rate limit per person, shared by every gateway: the person's inbound messages stored in the last
+   window are counted in the database (the in-memory limiter is the fallback while the database is
+   away); too long content; /privacy, /cancella and the erase confirmation buttons; the
    rating buttons of a handoff.
 3. The chat's mode (see :mod:`bot.handoff`): while the person has an open ticket (mode *waiting* or
    *operator*) what she writes goes to the ticket, not to Rasa, and the bot stays silent; while a request
@@ -17,8 +19,11 @@ Order of work for one message:
    Rasa is down or slow the person is told so in plain words; nothing is retried behind their back.
 5. When the assistant's meta says the person asked for a human (``handoff`` and not ``fallback``), the
    handoff starts and its message replaces the assistant's.
-6. The replies are stored with their meta, and returned as a :class:`Turn` whose meta is the last one Rasa
-   sent (every field present, null when unknown).
+6. The replies are stored with their meta, and the inbound message marked answered, in one transaction
+   that only succeeds if no other gateway answered the message meanwhile (see :mod:`bot.recovery`: a
+   message left unanswered by a gateway that died is answered by :meth:`ConversationRouter.answer_pending`);
+   they are returned as a :class:`Turn` whose meta is the last one Rasa sent (every field present, null
+   when unknown).
 
 The router never raises: an unexpected error is logged and answered with the "unavailable" message.
 """
@@ -28,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -40,7 +46,7 @@ from bot.assistant import AssistantAnswer, AssistantUnavailable
 from bot.handoff import HandoffService, Person
 from bot.messages import Inbound, Reply, Turn, normalise_meta
 from bot.ratelimit import RateLimiter
-from bot.store import NewMessage, Store, StoreUnavailable, new_sender_id
+from bot.store import NewMessage, PendingMessage, Store, StoreUnavailable, new_sender_id
 from bot.store.models import utcnow
 from bot.store.spool import Spool
 
@@ -75,6 +81,12 @@ class _Outcome:
     store_replies: bool = True
 
 
+@dataclass(frozen=True)
+class _TakenIn:
+    person: _Person
+    message_id: int | None  # None when the message is in the spool or could not be stored
+
+
 def _said(*replies: Reply, meta: dict[str, Any] | None = None) -> _Outcome:
     return _Outcome(list(replies), [None] * len(replies), meta)
 
@@ -100,6 +112,7 @@ class ConversationRouter:
         db_retry_after: float = 2.0,
         clock: Callable[[], datetime] = utcnow,
         handoff: HandoffService | None = None,
+        gateway_name: str | None = None,
     ) -> None:
         self.store = store
         self.handoff = handoff
@@ -110,6 +123,7 @@ class ConversationRouter:
         self.spool = spool if spool is not None else Spool()
         self.db_retry_after = db_retry_after
         self._clock = clock
+        self.gateway_name = gateway_name  # recorded on every inbound message (see bot.recovery)
         self._db_down_until = 0.0
         self._people: OrderedDict[tuple[str, str], _Person] = OrderedDict()
         self._recent_updates: OrderedDict[int, None] = OrderedDict()
@@ -126,18 +140,52 @@ class ConversationRouter:
         )
         if msg.update_id is not None and self._seen_update(msg.update_id):
             return Turn()
-        person = await self._take_in(msg)
-        if person is None:
+        taken = await self._take_in(msg)
+        if taken is None:
             return Turn()
         if msg.update_id is not None:
             self._remember_update(msg.update_id)
+        person = taken.person
         try:
             outcome = await self._answer(msg, person)
         except Exception:
             log.exception("unexpected error while answering a %s message", msg.channel)
             outcome = _said(Reply(texts.UNAVAILABLE))
-        if outcome.store_replies and outcome.replies:
-            await self._store_replies(msg, person, outcome)
+        if not outcome.store_replies:
+            return Turn(replies=outcome.replies, meta=normalise_meta(outcome.meta))
+        if not await self._store_replies(msg, person, outcome, taken.message_id):
+            log.info("a %s message was answered by another gateway meanwhile", msg.channel)
+            return Turn()
+        return Turn(replies=outcome.replies, meta=normalise_meta(outcome.meta))
+
+    async def answer_pending(self, pending: PendingMessage, *, pushed: bool) -> Turn | None:
+        """Answer a message a gateway stored but never answered (it was killed meanwhile), if no other
+        gateway takes it first: None when it was already answered. The replies are stored (``pushed``
+        for a channel that fetches them, the web chat) and returned for the channel to send; the first one
+        says why the answer comes late."""
+        try:
+            if not await self.store.claim(pending.id, self._clock()):
+                return None
+        except StoreUnavailable as exc:
+            log.warning("cannot claim an unanswered message: %s", exc)
+            self._db_failed()
+            return None
+        msg = _inbound_again(pending)
+        person = self._cache((msg.channel, msg.user_key), _Person(pending.user_id, pending.rasa_sender_id))
+        if msg.location is not None:
+            outcome = _said(Reply(texts.RECOVERED_LOCATION))
+        else:
+            try:
+                outcome = await self._answer(msg, person, counted=True)
+            except Exception:
+                log.exception("unexpected error while answering an unanswered %s message", msg.channel)
+                outcome = _said(Reply(texts.UNAVAILABLE))
+            if not outcome.replies:
+                return Turn(meta=normalise_meta(outcome.meta))
+            first = outcome.replies[0]
+            outcome.replies[0] = replace(first, text=texts.recovered(pending.text) + first.text)
+        if outcome.store_replies:
+            await self._store_replies(msg, person, outcome, None, pushed=pushed)
         return Turn(replies=outcome.replies, meta=normalise_meta(outcome.meta))
 
     async def flush_spool(self) -> int:
@@ -152,7 +200,7 @@ class ConversationRouter:
 
     # --- storing ------------------------------------------------------------------------------------
 
-    async def _take_in(self, msg: Inbound) -> _Person | None:
+    async def _take_in(self, msg: Inbound) -> _TakenIn | None:
         """Store the inbound message; None means a duplicate update."""
         key = (msg.channel, msg.user_key)
         cached = self._people.get(key)
@@ -166,6 +214,7 @@ class ConversationRouter:
             first_name=msg.first_name,
             update_id=msg.update_id,
             created_at=self._clock(),
+            taken_by=self.gateway_name,
         )
         await self.flush_spool()
         if not len(self.spool) and self._db_may_answer():
@@ -176,15 +225,26 @@ class ConversationRouter:
                 self._db_failed()
             except Exception:
                 log.exception("the database refused an inbound message; answering without storing it")
-                return self._cache(key, cached or _Person(None, record.rasa_sender_id))
+                return _TakenIn(self._cache(key, cached or _Person(None, record.rasa_sender_id)), None)
             else:
                 if ref is None:
                     return None
-                return self._cache(key, _Person(ref.id, ref.rasa_sender_id))
-        self.spool.add(record)
-        return self._cache(key, cached or _Person(None, record.rasa_sender_id))
+                return _TakenIn(self._cache(key, _Person(ref.id, ref.rasa_sender_id)), ref.message_id)
+        # Answered now, while the database is away: written as answered, so no gateway answers it again.
+        self.spool.add(replace(record, answered_at=record.created_at))
+        return _TakenIn(self._cache(key, cached or _Person(None, record.rasa_sender_id)), None)
 
-    async def _store_replies(self, msg: Inbound, person: _Person, outcome: _Outcome) -> None:
+    async def _store_replies(
+        self,
+        msg: Inbound,
+        person: _Person,
+        outcome: _Outcome,
+        answers: int | None,
+        *,
+        pushed: bool = False,
+    ) -> bool:
+        """Store the replies and mark the inbound message ``answers`` answered. False (nothing stored, the
+        replies must not be sent) when another gateway answered that message first."""
         now = self._clock()
         records = [
             NewMessage(
@@ -196,21 +256,29 @@ class ConversationRouter:
                 buttons=[{"title": b.title, "payload": b.payload} for b in reply.buttons] or None,
                 meta=normalise_meta(meta) if meta is not None else None,
                 created_at=now,
+                pushed=pushed,
+                answers=answers,
             )
             for reply, meta in zip(outcome.replies, outcome.reply_metas, strict=True)
         ]
         if not len(self.spool) and self._db_may_answer():
             try:
-                await self.store.save(records)
-                return
+                if answers is not None:
+                    return await self.store.finish_turn(answers, records, now)
+                if records:
+                    await self.store.save(records)
+                return True
             except StoreUnavailable as exc:
                 log.warning("database unreachable, keeping the replies in memory: %s", exc)
                 self._db_failed()
             except Exception:
                 log.exception("the database refused the replies; they are not stored")
-                return
+                return True
         for record in records:
             self.spool.add(record)
+        if answers is not None and not records:
+            self.spool.add(_answered_marker(msg, person, answers, now))
+        return True
 
     def _db_may_answer(self) -> bool:
         return time.monotonic() >= self._db_down_until
@@ -235,8 +303,27 @@ class ConversationRouter:
 
     # --- deciding -----------------------------------------------------------------------------------
 
-    async def _answer(self, msg: Inbound, person: _Person) -> _Outcome:
-        if not self.limiter.allow((msg.channel, msg.user_key)):
+    async def _allowed(self, msg: Inbound, person: _Person) -> bool:
+        """The per-person rate limit. The database counts the person's inbound messages of the last
+        window, this one included, whichever gateway took them in; while it is away (or the person has no
+        row yet) the in-memory limiter of this gateway decides."""
+        key = (msg.channel, msg.user_key)
+        if person.user_id is None or not self._db_may_answer():
+            return self.limiter.allow(key)
+        since = self._clock() - timedelta(seconds=self.limiter.window)
+        try:
+            count = await self.store.count_inbound(person.user_id, since)
+        except StoreUnavailable as exc:
+            log.warning("database unreachable, rate limit in memory: %s", exc)
+            self._db_failed()
+            return self.limiter.allow(key)
+        except Exception:
+            log.exception("rate limit: cannot count the messages, using the in-memory limiter")
+            return self.limiter.allow(key)
+        return count <= self.limiter.limit
+
+    async def _answer(self, msg: Inbound, person: _Person, *, counted: bool = False) -> _Outcome:
+        if not counted and not await self._allowed(msg, person):
             return _said(Reply(texts.RATE_LIMITED))
         if len(msg.text or "") > texts.MAX_TEXT_CHARS or len(msg.payload or "") > texts.MAX_TEXT_CHARS:
             return _said(Reply(texts.TOO_LONG))
@@ -405,6 +492,46 @@ class ConversationRouter:
         outcome = _said(Reply(texts.ERASED))
         outcome.store_replies = False
         return outcome
+
+
+def _answered_marker(msg: Inbound, person: _Person, answers: int, at: datetime) -> NewMessage:
+    """A turn without replies (the person wrote to her operator) whose mark could not be written: a
+    record with no text carries the mark through the spool (see ``NewMessage.is_mark``)."""
+    return NewMessage(
+        channel=msg.channel,
+        user_key=msg.user_key,
+        direction="out",
+        rasa_sender_id=person.sender_id,
+        created_at=at,
+        answers=answers,
+    )
+
+
+_UNSUPPORTED = re.compile(r"\[([a-z_]{1,32})\]")
+
+
+def _inbound_again(pending: PendingMessage) -> Inbound:
+    """The inbound message as the channel gave it, rebuilt from what was stored (see
+    :func:`_stored_text`). A location's coordinates are not kept: it comes back as a location at (0, 0),
+    which :meth:`ConversationRouter.answer_pending` answers by asking for it again."""
+    text = pending.text
+    fields: dict[str, Any] = {}
+    if pending.payload:
+        fields["payload"] = pending.payload
+    elif text == "[posizione]":
+        fields["location"] = (0.0, 0.0)
+    elif text and (found := _UNSUPPORTED.fullmatch(text)):
+        fields["unsupported"] = found.group(1)
+    elif text and text.startswith("/") and text[1:].lower() in _COMMANDS:
+        fields["command"] = text[1:].lower()
+    else:
+        fields["text"] = text
+    return Inbound(
+        channel=pending.channel, user_key=pending.user_key, first_name=pending.first_name, **fields
+    )
+
+
+_COMMANDS = ("start", "menu", "help", "aiuto", "privacy", "cancella")
 
 
 def _stored_text(msg: Inbound) -> str | None:

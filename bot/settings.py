@@ -9,10 +9,13 @@ the repr and dumped with the password hidden; :attr:`Settings.database_url_for_l
 
 from __future__ import annotations
 
+import hashlib
 import re
+import socket
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
@@ -98,6 +101,10 @@ class Settings(BaseSettings):
     # where the webhook listener binds, behind the reverse proxy that TELEGRAM_WEBHOOK_URL points to
     telegram_webhook_listen: str = "127.0.0.1"
     telegram_webhook_port: int = Field(default=8443, ge=1, le=65535)
+    # "typing…" only for answers slower than this (seconds); 0 shows it before every answer
+    telegram_typing_delay: float = Field(default=0.5, ge=0, le=30)
+    # messages a second this gateway sends to Telegram (about 30 for a bot in all): 30 / N with N gateways
+    telegram_messages_per_second: float = Field(default=30.0, gt=0, le=1000)
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
 
@@ -120,6 +127,16 @@ class Settings(BaseSettings):
     concilia_fake_now: datetime | None = None
 
     rate_limit_per_minute: int = Field(default=20, ge=1, le=10_000)
+
+    # Several gateways side by side: each one's name (unique per gateway process; it is recorded on the
+    # inbound messages it takes in and names its spool file), where the spool file goes (default: a
+    # "spool" folder next to the SQLite file, or var/spool), and how unanswered messages are recovered
+    # (see bot/recovery.py): up to this old, those of other gateways from this age, checked this often.
+    gateway_name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64)
+    spool_dir: str | None = None
+    recover_window_seconds: float = Field(default=600.0, ge=0, le=86_400)
+    recover_after_seconds: float = Field(default=60.0, gt=0, le=3600)
+    recover_every: float = Field(default=30.0, gt=0, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("log_level", mode="before")
@@ -207,6 +224,25 @@ class Settings(BaseSettings):
     def clock(self) -> Callable[[], datetime]:
         """The gateway's clock: real UTC time, or (tests) time running from CONCILIA_FAKE_NOW."""
         return make_clock(self.concilia_fake_now)
+
+    @property
+    def spool_path(self) -> Path:
+        """This gateway's spool file: named after the gateway and the database (so two gateways, or one
+        pointed at another database, never replay each other's messages), in ``SPOOL_DIR``, else in a
+        ``spool`` folder next to the SQLite file, else in ``var/spool``."""
+        from sqlalchemy.engine import make_url
+
+        folder = Path("var")
+        try:
+            url = make_url(self.database_url)
+            if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+                folder = Path(url.database).expanduser().parent
+        except Exception:
+            pass
+        folder = Path(self.spool_dir) if self.spool_dir else folder / "spool"
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", self.gateway_name)
+        database = hashlib.sha256(self.database_url.encode()).hexdigest()[:8]
+        return folder / f"{name}-{database}.jsonl"
 
     @property
     def telegram_enabled(self) -> bool:

@@ -74,6 +74,22 @@ RATE_LIMITED = (
     "Rallenta un attimo, per favore: mi stai mandando troppi messaggi. Aspetta un minuto e riscrivimi."
 )
 UNAVAILABLE = "L'assistente non è disponibile in questo momento. Riprova tra poco."
+
+# A message left unanswered when the gateway stopped suddenly, answered after the restart.
+RECOVERED_LOCATION = (
+    "Scusa, mi sono interrotta mentre leggevo la tua posizione. Mandamela di nuovo, "
+    "oppure scrivimi il nome del tuo comune."
+)
+
+
+def recovered(asked: str | None) -> str:
+    """The line before a late answer: what it answers, when the person wrote words."""
+    if asked and not asked.startswith(("/", "[")):
+        short = asked if len(asked) <= 60 else asked[:59].rstrip() + "…"
+        return f"Scusa, mi sono interrotta. Ecco la risposta a «{short}»:\n\n"
+    return "Scusa, mi sono interrotta. Ecco la risposta:\n\n"
+
+
 UNKNOWN_COMMAND = "Non conosco questo comando. " + MENU
 
 LOCATION_FAR = (

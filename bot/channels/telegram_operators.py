@@ -510,6 +510,19 @@ class TelegramOperators:
         thread = await self._make_topic(ticket, group.chat_id, recreated=ticket.thread_id is not None)
         return None if thread is None else (group.chat_id, thread)
 
+    async def _drop_extra_topic(self, ticket_id: int, chat_id: int, thread: int) -> int | None:
+        """Another gateway linked a topic to the ticket while this one created its own: ours is deleted,
+        theirs is used."""
+        log.info("ticket %d: another gateway created its topic first; deleting ours", ticket_id)
+        try:
+            await self._call(lambda: self.bot.delete_forum_topic(chat_id, thread))
+        except TelegramError as exc:
+            log.warning("ticket %d: extra topic %d not deleted: %s", ticket_id, thread, exc)
+        current = await self.tickets.get(ticket_id)
+        if current is None or current.group_chat_id != chat_id:
+            return None
+        return current.thread_id
+
     async def _make_topic(self, ticket: TicketView, chat_id: int, *, recreated: bool) -> int | None:
         late = (self.service.clock() - ticket.created_at).total_seconds() > 30
         card = await self.service.card(ticket, with_handoff_messages=recreated or late)
@@ -520,7 +533,11 @@ class TelegramOperators:
             return None
         thread = int(topic.message_thread_id)
         now = self.service.clock()
-        await self.tickets.set_topic(ticket.id, chat_id, thread, None, now)  # at once: operators may write
+        # at once: operators may write. Conditional: with several gateways, one topic per ticket
+        old = ticket.thread_id
+        linked = await self.tickets.set_topic(ticket.id, chat_id, thread, None, now, replacing=old)
+        if not linked:
+            return await self._drop_extra_topic(ticket.id, chat_id, thread)
         try:
             sent = await self._call(
                 lambda: self.bot.send_message(

@@ -4,6 +4,7 @@ from bot.store.engine import make_engine
 from bot.store.migrate import upgrade
 from bot.store.repository import (
     NewMessage,
+    PendingMessage,
     PurgeResult,
     Store,
     StoredMessage,
@@ -14,6 +15,7 @@ from bot.store.repository import (
 
 __all__ = [
     "NewMessage",
+    "PendingMessage",
     "PurgeResult",
     "Store",
     "StoreUnavailable",

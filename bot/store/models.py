@@ -2,7 +2,9 @@
 
 Schema changes go through Alembic (``bot/store/migrations``); these models are the source the migrations
 are written from. The handoff to partner operators adds tickets (with their events and the mapping of
-relayed messages), operators, operators' groups and invite codes (migration 0002).
+relayed messages), operators, operators' groups and invite codes (migration 0002). Running several
+gateways side by side adds who took each inbound message in and when it was answered, and the long button
+payloads (migration 0003).
 """
 
 from __future__ import annotations
@@ -118,6 +120,23 @@ class Message(Base):
     # Sent to the person outside an answer (an operator's message, a ticket closed...): the web chat
     # fetches these with GET /api/chat/updates.
     pushed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Inbound only: the gateway that took the message in, and when its answer was stored (or when a
+    # gateway claimed it to answer it after a crash). Null ``answered_at``: not answered yet.
+    taken_by: Mapped[str | None] = mapped_column(String(64))
+    answered_at: Mapped[datetime | None]
+
+
+class CallbackPayload(Base):
+    """A button payload too long for Telegram's 64-byte ``callback_data``, under the short key the button
+    carries (``p:`` + 10 hex characters of its SHA-256). Shared by every gateway; ``seen_at`` is the last
+    time a gateway rendered it, and the retention job deletes the rows not rendered for a long time."""
+
+    __tablename__ = "callback_payloads"
+
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class ProcessedUpdate(Base):

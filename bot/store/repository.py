@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, delete, exists, select, text, update
+from sqlalchemy import Engine, delete, exists, false, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.models import (
+    CallbackPayload,
     Message,
     PrivacyEvent,
     ProcessedUpdate,
@@ -54,6 +57,7 @@ def new_sender_id() -> str:
 class UserRef:
     id: int
     rasa_sender_id: str
+    message_id: int | None = field(default=None, compare=False)  # the first message just stored
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,31 @@ class NewMessage:
     update_id: int | None = None
     created_at: datetime = field(default_factory=utcnow)
     pushed: bool = False  # sent outside an answer (see Message.pushed)
+    taken_by: str | None = None  # inbound: the gateway that took it in
+    answered_at: datetime | None = None  # inbound: already answered (e.g. answered from the spool)
+    answers: int | None = None  # outbound: the id of the inbound message this reply answers
+
+    @property
+    def is_mark(self) -> bool:
+        """An outbound record with nothing to show: it only marks ``answers`` answered (a turn without
+        replies, kept in the spool while the database was away)."""
+        return self.direction == "out" and self.answers is not None and not (self.text or self.buttons)
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    """An inbound message stored but not answered: a gateway stopped between storing and answering it."""
+
+    id: int
+    user_id: int
+    channel: str
+    user_key: str
+    rasa_sender_id: str
+    first_name: str | None
+    text: str | None
+    payload: str | None
+    created_at: datetime
+    taken_by: str | None
 
 
 @dataclass(frozen=True)
@@ -92,6 +121,7 @@ class PurgeResult:
     messages: int
     updates: int
     tickets: int = 0  # tickets whose question was purged
+    callbacks: int = 0  # long button payloads not rendered for the whole period
 
 
 def _unavailable(exc: BaseException) -> bool:
@@ -150,6 +180,7 @@ class Store:
 
     def _save_in(self, session: Session, records: list[NewMessage]) -> UserRef | None:
         ref: UserRef | None = None
+        added: list[Message] = []
         for i, rec in enumerate(records):
             if rec.update_id is not None:
                 if session.get(ProcessedUpdate, rec.update_id) is not None:
@@ -157,23 +188,146 @@ class Store:
                         return None
                     continue
                 session.add(ProcessedUpdate(update_id=rec.update_id, processed_at=rec.created_at))
+            if rec.is_mark:
+                _mark_answered(session, rec.answers or 0, rec.created_at)
+                continue
             user = self._user_for(session, rec)
-            session.add(
-                Message(
-                    user_id=user.id,
-                    direction=rec.direction,
-                    text=rec.text,
-                    payload=rec.payload,
-                    buttons=rec.buttons,
-                    meta=rec.meta,
-                    created_at=rec.created_at,
-                    purged=False,
-                    pushed=rec.pushed,
-                )
+            message = Message(
+                user_id=user.id,
+                direction=rec.direction,
+                text=rec.text,
+                payload=rec.payload,
+                buttons=rec.buttons,
+                meta=rec.meta,
+                created_at=rec.created_at,
+                purged=False,
+                pushed=rec.pushed,
+                taken_by=rec.taken_by,
+                answered_at=rec.answered_at,
             )
+            session.add(message)
+            added.append(message)
+            if rec.answers is not None:
+                _mark_answered(session, rec.answers, rec.created_at)
             ref = UserRef(user.id, user.rasa_sender_id)
         session.flush()
+        if ref is not None and added:
+            ref = UserRef(ref.id, ref.rasa_sender_id, added[0].id)
         return ref
+
+    async def finish_turn(self, message_id: int, records: Sequence[NewMessage], at: datetime) -> bool:
+        """Mark the inbound message ``message_id`` answered and store its replies, in one transaction.
+        False, storing nothing, when it was already answered: another gateway took it over after this
+        one was thought dead, and that gateway's answer is the one the person gets."""
+
+        def run() -> bool:
+            with self._sessions.begin() as session:
+                if not _mark_answered(session, message_id, at):
+                    return False
+                self._save_in(session, list(records))
+                return True
+
+        return await self._run(run)
+
+    async def claim(self, message_id: int, at: datetime) -> bool:
+        """Take an unanswered inbound message over to answer it: True for exactly one caller, whatever the
+        number of gateways asking at once (a conditional update)."""
+
+        def run() -> bool:
+            with self._sessions.begin() as session:
+                return _mark_answered(session, message_id, at)
+
+        return await self._run(run)
+
+    async def unanswered(
+        self,
+        since: datetime,
+        others_before: datetime,
+        gateway: str | None = None,
+        mine_before: datetime | None = None,
+        limit: int = 100,
+    ) -> list[PendingMessage]:
+        """Inbound messages stored after ``since`` and not answered, oldest first: those of any gateway
+        stored before ``others_before`` (older than any answer in progress can be), and those taken in by
+        ``gateway`` before ``mine_before`` (by an earlier run of this very gateway)."""
+
+        def run() -> list[PendingMessage]:
+            mine = (
+                (Message.taken_by == gateway) & (Message.created_at < mine_before)
+                if gateway is not None and mine_before is not None
+                else false()
+            )
+            with self._sessions() as session:
+                rows = session.execute(
+                    select(Message, User)
+                    .join(User, User.id == Message.user_id)
+                    .where(
+                        Message.direction == "in",
+                        Message.answered_at.is_(None),
+                        Message.created_at >= since,
+                        (Message.created_at < others_before) | mine,
+                    )
+                    .order_by(Message.created_at, Message.id)
+                    .limit(limit)
+                ).all()
+                return [
+                    PendingMessage(
+                        m.id,
+                        u.id,
+                        u.channel,
+                        u.channel_user_key,
+                        u.rasa_sender_id,
+                        u.first_name,
+                        m.text,
+                        m.payload,
+                        m.created_at,
+                        m.taken_by,
+                    )
+                    for m, u in rows
+                ]
+
+        return await self._run(run)
+
+    async def count_inbound(self, user_id: int, since: datetime) -> int:
+        """How many messages the person sent from ``since`` on (the rate limit shared by the gateways)."""
+
+        def run() -> int:
+            with self._sessions() as session:
+                query = select(func.count()).where(
+                    Message.user_id == user_id,
+                    Message.created_at >= since,
+                    Message.direction == "in",
+                )
+                return int(session.scalar(query) or 0)
+
+        return await self._run(run)
+
+    async def save_callback_payloads(self, entries: dict[str, str], at: datetime) -> None:
+        """Store long button payloads under their keys. Idempotent: a key already stored keeps its
+        payload and only has ``seen_at`` moved on (several gateways may store the same button at once)."""
+        if not entries:
+            return
+
+        def run() -> None:
+            insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+            rows = [{"key": k, "payload": v, "created_at": at, "seen_at": at} for k, v in entries.items()]
+            stmt = insert(CallbackPayload).values(rows)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[CallbackPayload.key], set_={"seen_at": stmt.excluded.seen_at}
+            )
+            with self._sessions.begin() as session:
+                session.execute(stmt)
+
+        await self._run(run)
+
+    async def callback_payload(self, key: str) -> str | None:
+        """The payload stored under a button's key, None when unknown (never stored, or purged)."""
+
+        def run() -> str | None:
+            with self._sessions() as session:
+                return session.scalar(select(CallbackPayload.payload).where(CallbackPayload.key == key))
+
+        return await self._run(run)
 
     def _user_for(self, session: Session, rec: NewMessage) -> User:
         user = session.scalars(
@@ -240,7 +394,7 @@ class Store:
         """Null the text of messages older than ``messages_before``; forget update ids older than
         ``updates_before``. Tickets are part of the transcript: their question is nulled, the mapping of
         their relayed messages dropped, and invite codes past their date are forgotten after the same
-        period."""
+        period. Long button payloads no gateway rendered since ``messages_before`` are deleted."""
 
         def run() -> PurgeResult:
             from bot.store.tickets import purge_tickets
@@ -258,10 +412,16 @@ class Store:
                     .where(ProcessedUpdate.processed_at < updates_before)
                     .execution_options(synchronize_session=False)
                 )
+                buttons = session.execute(
+                    delete(CallbackPayload)
+                    .where(CallbackPayload.seen_at < messages_before)
+                    .execution_options(synchronize_session=False)
+                )
                 return PurgeResult(
                     int(purged.rowcount or 0),  # type: ignore[attr-defined]
                     int(dropped.rowcount or 0),  # type: ignore[attr-defined]
                     tickets,
+                    int(buttons.rowcount or 0),  # type: ignore[attr-defined]
                 )
 
         return await self._run(run)
@@ -356,3 +516,14 @@ class Store:
                 ]
 
         return await self._run(run)
+
+
+def _mark_answered(session: Session, message_id: int, at: datetime) -> bool:
+    """Set ``answered_at`` on an inbound message that has none; True when this call set it."""
+    result = session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.direction == "in", Message.answered_at.is_(None))
+        .values(answered_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -479,18 +479,33 @@ class TicketStore:
         await self._run(run)
 
     async def set_topic(
-        self, ticket_id: int, group_chat_id: int, thread_id: int, card_message_id: int | None, now: datetime
-    ) -> None:
-        def run() -> None:
-            with self._sessions.begin() as session:
-                session.execute(
-                    update(Ticket)
-                    .where(Ticket.id == ticket_id)
-                    .values(group_chat_id=group_chat_id, thread_id=thread_id, card_message_id=card_message_id)
-                )
-                self._event(session, ticket_id, "topic", "system", now, detail=f"thread {thread_id}")
+        self,
+        ticket_id: int,
+        group_chat_id: int,
+        thread_id: int,
+        card_message_id: int | None,
+        now: datetime,
+        *,
+        replacing: int | None = None,
+    ) -> bool:
+        """Link the ticket to its forum topic, if it still has the topic ``replacing`` (None: no topic
+        yet). False when another gateway linked a topic first: the caller's topic is one too many."""
 
-        await self._run(run)
+        def run() -> bool:
+            current = Ticket.thread_id.is_(None) if replacing is None else Ticket.thread_id == replacing
+            with self._sessions.begin() as session:
+                result = session.execute(
+                    update(Ticket)
+                    .where(Ticket.id == ticket_id, current)
+                    .values(group_chat_id=group_chat_id, thread_id=thread_id, card_message_id=card_message_id)
+                    .execution_options(synchronize_session=False)
+                )
+                if not result.rowcount:  # type: ignore[attr-defined]
+                    return False
+                self._event(session, ticket_id, "topic", "system", now, detail=f"thread {thread_id}")
+                return True
+
+        return await self._run(run)
 
     async def set_card(self, ticket_id: int, card_message_id: int) -> None:
         def run() -> None:

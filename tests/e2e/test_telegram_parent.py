@@ -25,10 +25,6 @@ def test_parent_story(gateway):
     text = text_of(answer)
     camps = [s for s in KB.services if s.kind == "summer_camp" and s.title in text]
     assert camps and all("magentino" in s.territories for s in camps)
-    typing = httpx.get(
-        f"{gateway.telegram}/_test/sent", params={"chat_id": user.user_id, "method": "sendChatAction"}
-    ).json()
-    assert any(c["params"].get("action") == "typing" for c in typing)
 
     details = user.press(answer[-1], "Dettagli")
     assert "Contatti:" in text_of(details)

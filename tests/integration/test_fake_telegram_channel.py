@@ -78,7 +78,7 @@ async def test_start_round_trip_through_long_polling(
     caplog.set_level(logging.INFO)  # at DEBUG PTB prints its URL; bot/logs.py redacts secrets there
     menu = Turn(replies=[Reply("Benvenuta! Scegli un argomento.", (Button("Nidi serali", "/nidi"),))])
     router = RecordingRouter(lambda msg: menu)
-    async with running(fake_tg, router):
+    async with running(fake_tg, router, telegram_typing_delay=0):
         await asyncio.sleep(0.2)  # the bot is now waiting in a long poll
         started = time.monotonic()
         sent = fake_tg.user_message(user_id=PERSON, first_name="Giulia", text="/start")

@@ -14,23 +14,11 @@ from sqlalchemy import select, text
 
 from bot.handoff import code_hash, new_code, normalise_code
 from bot.retention import purge_once
-from bot.store import NewMessage, Store, new_sender_id, upgrade
+from bot.store import NewMessage, Store, new_sender_id
 from bot.store.models import InviteCode, RelayedMessage, Ticket, TicketEvent
 from bot.store.tickets import TicketStore
-from tests.fakes.databases import BACKENDS
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(params=BACKENDS)
-async def db(request, tmp_path):
-    make, cleanup = request.param(tmp_path)
-    engine = make()
-    await asyncio.to_thread(upgrade, engine)
-    store = Store(engine)
-    yield store, make
-    store.close()
-    cleanup()
 
 
 async def person(store: Store, key: str, name: str = "Giulia", channel: str = "telegram") -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -128,7 +129,13 @@ async def test_duplicate_update_after_a_restart_is_not_answered(tmp_path, rasa):
 
 async def test_flood_is_slowed_down_without_affecting_others(store, client, rasa):
     now = [1000.0]
-    router = ConversationRouter(store, client, limiter=RateLimiter(20, clock=lambda: now[0]))
+    start = datetime(2027, 1, 20, 12, 0, tzinfo=timezone.utc)
+    router = ConversationRouter(
+        store,
+        client,
+        limiter=RateLimiter(20, clock=lambda: now[0]),
+        clock=lambda: start + timedelta(seconds=now[0]),  # the stored messages are counted on this clock
+    )
 
     answers = [await router.handle(web("ciao", user="flood")) for _ in range(21)]
     other = await router.handle(web("centri estivi?", user="calm"))

@@ -220,7 +220,7 @@ async def test_every_registered_command_is_a_command(command: str) -> None:
 
 async def test_text_goes_to_the_router_as_text_with_typing_first() -> None:
     router = FakeRouter(lambda msg: Turn(replies=[Reply("A Magenta il centro estivo apre il 15 giugno.")]))
-    channel, request = make_channel(router)
+    channel, request = make_channel(router, typing_delay=0)
 
     await process(channel, message_update(text="centri estivi a Magenta?"))
 
@@ -228,6 +228,27 @@ async def test_text_goes_to_the_router_as_text_with_typing_first() -> None:
     assert request.methods() == ["sendChatAction", "sendMessage"]
     assert request.calls[1].params == {"chat_id": 4242, "action": "typing"}
     assert request.sent_messages()[0]["text"] == "A Magenta il centro estivo apre il 15 giugno."
+
+
+async def test_a_quick_answer_goes_out_without_typing() -> None:
+    router = FakeRouter(lambda msg: Turn(replies=[Reply("Eccomi.")]))
+    channel, request = make_channel(router, typing_delay=0.3)
+
+    await process(channel, message_update(text="ciao"))
+
+    assert request.methods() == ["sendMessage"]
+
+
+async def test_typing_starts_once_the_answer_is_later_than_the_delay() -> None:
+    async def slow(msg: Inbound) -> Turn:
+        await asyncio.sleep(0.4)
+        return Turn(replies=[Reply("Eccomi.")])
+
+    channel, request = make_channel(FakeRouter(slow), typing_delay=0.1, typing_interval=10)
+
+    await process(channel, message_update(text="ciao"))
+
+    assert request.methods() == ["sendChatAction", "sendMessage"]
 
 
 async def test_an_unknown_command_goes_on_as_text() -> None:
@@ -245,7 +266,7 @@ async def test_typing_is_kept_alive_while_the_router_is_slow() -> None:
         return Turn(replies=[Reply("Eccomi.")])
 
     router = FakeRouter(slow)
-    channel, request = make_channel(router, typing_interval=0.1)
+    channel, request = make_channel(router, typing_interval=0.1, typing_delay=0)
 
     await process(channel, message_update(text="ciao"))
 
@@ -268,7 +289,7 @@ async def test_a_long_payload_round_trips_through_the_64_byte_mapping() -> None:
             else Turn(replies=[Reply("Ecco i dettagli.")])
         )
     )
-    channel, request = make_channel(router)
+    channel, request = make_channel(router, typing_delay=0)
 
     await process(channel, message_update(text="nidi serali"))
     rows = buttons_of(request.sent_messages()[0])
@@ -492,3 +513,17 @@ async def test_updates_of_one_chat_are_processed_in_order_and_chats_concurrently
     assert log.index("<a1") < log.index("a2>")  # same chat: one after the other
     assert log.index("<b1") < log.index("<a1")  # another chat does not wait
     assert processor._locks == {}  # nothing left behind
+
+
+def test_the_gateways_share_of_telegrams_rate_is_a_setting() -> None:
+    settings = SimpleNamespace(
+        telegram_bot_token=SecretStr(TOKEN),
+        telegram_mode="polling",
+        telegram_api_base=None,
+        telegram_messages_per_second=15.0,
+    )
+    channel = build_telegram(settings, FakeRouter(), request=RecordingRequest())
+    limiter = channel.application.bot.rate_limiter
+    assert limiter._base_limiter.max_rate == 15.0  # PTB's AIORateLimiter keeps no public accessor
+    default, _ = make_channel(FakeRouter())
+    assert default.application.bot.rate_limiter._base_limiter.max_rate == 30.0

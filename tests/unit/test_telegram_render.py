@@ -99,25 +99,25 @@ def test_a_reply_with_only_buttons_gets_a_short_text() -> None:
     assert render_reply(Reply("  "), str) == []
 
 
-def test_callback_data_always_fits_64_bytes() -> None:
+async def test_callback_data_always_fits_64_bytes() -> None:
     store = CallbackStore()
     fits = "/inform" + "x" * 57
     assert len(fits.encode()) == 64 and store.encode(fits) == fits
     accented = "/città" + "è" * 30  # 30 characters but more than 64 bytes
     key = store.encode(accented)
     assert key.startswith(KEY_PREFIX) and len(key.encode()) <= 64
-    assert store.resolve(key) == accented
+    assert await store.resolve(key) == accented
     assert store.encode(accented) == key  # stable
     sneaky = "p:looks-like-a-key"
-    assert store.resolve(store.encode(sneaky)) == sneaky
+    assert await store.resolve(store.encode(sneaky)) == sneaky
     assert len(store) == 2
 
 
-def test_the_mapping_is_bounded_and_forgets_the_least_recently_used() -> None:
+async def test_the_mapping_is_bounded_and_forgets_the_least_recently_used() -> None:
     store = CallbackStore(max_entries=2)
     keys = [store.encode(f"/long_payload_{i}" + "y" * 70) for i in range(3)]
-    assert store.resolve(keys[0]) is None  # pushed out
-    assert store.resolve(keys[1]) is not None
+    assert await store.resolve(keys[0]) is None  # pushed out
+    assert await store.resolve(keys[1]) is not None
     store.encode("/another" + "z" * 70)  # keys[2] is now the least recently used
-    assert store.resolve(keys[2]) is None and store.resolve(keys[1]) is not None
+    assert await store.resolve(keys[2]) is None and await store.resolve(keys[1]) is not None
     assert len(store) == 2
