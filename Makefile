@@ -64,7 +64,7 @@ test: setup $(MODEL_STAMP)
 	@scripts/test.sh
 
 lint: $(VENV)/.installed
-	@$(VENV)/bin/ruff check bot knowledge actions tests bench scripts
+	@$(VENV)/bin/ruff check bot knowledge actions rasa_addons tests bench scripts
 
 clean:
 	rm -rf models results var

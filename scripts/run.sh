@@ -13,7 +13,7 @@ mkdir -p var/log
 
 # Rasa's HTTP API (which can load models) needs a token; it is made once and kept in var/.
 if [ -z "${RASA_TOKEN:-}" ]; then
-  [ -s var/rasa_token ] || { umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > var/rasa_token; }
+  [ -s var/rasa_token ] || { umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_hex(32))' > var/rasa_token; }
   RASA_TOKEN=$(cat var/rasa_token)
 fi
 export RASA_TOKEN
@@ -36,7 +36,7 @@ pids+=($!)
 
 echo "==> Starting Rasa on 127.0.0.1:$RASA_PORT (log: var/log/rasa.log)"
 # scripts/rasa_server.py is the `rasa` command with the action answers' validator built once (3x less CPU)
-.venv-rasa/bin/python scripts/rasa_server.py run --enable-api --auth-token "$RASA_TOKEN" -i 127.0.0.1 -p "$RASA_PORT" \
+.venv-rasa/bin/python scripts/rasa_server.py run --enable-api --auth-token="$RASA_TOKEN" -i 127.0.0.1 -p "$RASA_PORT" \
   --model models/concilia.tar.gz --endpoints endpoints.yml --credentials credentials.yml \
   > var/log/rasa.log 2>&1 &
 pids+=($!)

@@ -33,7 +33,7 @@ fi
 
 PYTEST_OPTS=(-q -p no:cacheprovider -o cache_dir=/tmp/concilia-pytest-cache)
 
-tier "lint (ruff)" .venv/bin/ruff check bot knowledge actions tests bench scripts
+tier "lint (ruff)" .venv/bin/ruff check bot knowledge actions rasa_addons tests bench scripts
 tier "unit and integration" .venv/bin/python -m pytest "${PYTEST_OPTS[@]}" tests/unit tests/integration \
   --junitxml=results/junit-gateway.xml
 tier "actions" .venv-rasa/bin/python -m pytest "${PYTEST_OPTS[@]}" tests/actions --junitxml=results/junit-actions.xml

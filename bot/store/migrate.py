@@ -21,10 +21,18 @@ def alembic_config() -> Config:
     return cfg
 
 
+# the key of the PostgreSQL advisory lock taken while migrating ("conc" in ASCII)
+_MIGRATION_LOCK = 0x636F6E63
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database behind ``engine`` to ``revision`` (blocking: from async code, use a thread)."""
     cfg = alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # several gateways starting together on one database: one migrates, the others wait for it
+            # and then find nothing to do (the lock is released when this transaction ends)
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
 

@@ -94,7 +94,7 @@ def start(name: str, cmd: list[str], env: dict[str, str], logdir: Path, append: 
     return Proc(name, popen, log)
 
 
-def _rasa_env() -> dict[str, str]:
+def rasa_env() -> dict[str, str]:
     return {**os.environ, "SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
@@ -130,14 +130,14 @@ class RasaStack:
     def start_actions(self, timeout: float = 120) -> None:
         assert self.logdir is not None
         self.procs[0] = start(
-            "actions", _actions_cmd(self.action_port), _rasa_env(), self.logdir, append=True
+            "actions", actions_cmd(self.action_port), rasa_env(), self.logdir, append=True
         )
         wait_until(self.actions_ready, timeout, "the action server", [self.procs[0]])
 
     def start_rasa(self, timeout: float = 240) -> None:
         assert self.logdir is not None and self.endpoints is not None
-        cmd = _rasa_cmd(self.token, self.rasa_port, self.endpoints, self.launcher)
-        self.procs[1] = start("rasa", cmd, _rasa_env(), self.logdir, append=True)
+        cmd = rasa_cmd(self.token, self.rasa_port, self.endpoints, self.launcher)
+        self.procs[1] = start("rasa", cmd, rasa_env(), self.logdir, append=True)
         wait_until(self.rasa_ready, timeout, "Rasa to load the model", [self.procs[1]])
 
     def stop(self) -> None:
@@ -145,11 +145,11 @@ class RasaStack:
             p.stop()
 
 
-def _actions_cmd(port: int) -> list[str]:
+def actions_cmd(port: int) -> list[str]:
     return [str(RASA_BIN), "run", "actions", "--actions", "actions", "--port", str(port)]
 
 
-def _rasa_cmd(token: str, port: int, endpoints: Path, launcher: Path | None = None) -> list[str]:
+def rasa_cmd(token: str, port: int, endpoints: Path, launcher: Path | None = None) -> list[str]:
     # ``launcher``: a Python file run by the Rasa environment's interpreter instead of the ``rasa`` script,
     # taking the same arguments (scripts/rasa_server.py by default); None: the plain ``rasa`` script
     head = [str(RASA_BIN.with_name("python")), str(launcher)] if launcher else [str(RASA_BIN)]
@@ -188,14 +188,14 @@ def start_rasa_stack(
     if not MODEL.exists() or not RASA_BIN.exists():
         raise RuntimeError("the Rasa environment or the trained model is missing: run `make test`")
     action_port, rasa_port = action_port or free_port(), rasa_port or free_port()
-    token = secrets.token_urlsafe(16)
+    token = secrets.token_hex(16)  # never starts with "-", which the rasa command would take for an option
     endpoints = logdir / "endpoints.yml"
     url = action_endpoint or f"http://127.0.0.1:{action_port}/webhook"
     endpoints.write_text(f'action_endpoint:\n  url: "{url}"\n')
-    env = _rasa_env()
+    env = rasa_env()
     t0 = time.monotonic()
-    actions = start("actions", _actions_cmd(action_port), env, logdir)
-    rasa = start("rasa", _rasa_cmd(token, rasa_port, endpoints, launcher), env, logdir)
+    actions = start("actions", actions_cmd(action_port), env, logdir)
+    rasa = start("rasa", rasa_cmd(token, rasa_port, endpoints, launcher), env, logdir)
     stack = RasaStack(
         f"http://127.0.0.1:{rasa_port}",
         token,

@@ -4,16 +4,21 @@ PostgreSQL: claiming an unanswered message, finishing a turn, long button payloa
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 
 from bot.retention import purge_once
-from bot.store import NewMessage, Store, upgrade
+from bot.store import NewMessage, Store, make_engine, upgrade
 from bot.store.models import CallbackPayload, Message
-from tests.fakes.databases import BACKENDS
+from tests.fakes.databases import BACKENDS, POSTGRES_URL
 
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2027, 1, 20, 12, 0, tzinfo=timezone.utc)
 
 
@@ -154,6 +159,45 @@ async def test_migration_0003_marks_the_messages_already_stored_as_answered(back
     assert marks == [("in", NOW), ("out", None)]
     store.close()
     cleanup()
+
+
+_MIGRATE_IN_A_PROCESS = """
+import sys
+from bot.store import make_engine, upgrade
+engine = make_engine(sys.argv[1], connect_args={"options": sys.argv[2], "connect_timeout": 5})
+upgrade(engine)
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs TEST_POSTGRES_URL")
+def test_gateways_starting_together_migrate_an_empty_database_once():
+    assert POSTGRES_URL
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    # without the migration lock the processes' DDL collides: fail (lock timeout) instead of hanging
+    options = f"-csearch_path={schema} -clock_timeout=15s"
+    try:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _MIGRATE_IN_A_PROCESS, POSTGRES_URL, options],
+                cwd=ROOT,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0] * 4, errors
+        with admin.connect() as conn:
+            version = conn.execute(text(f'SELECT version_num FROM "{schema}".alembic_version')).all()
+        assert len(version) == 1
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 async def test_a_ticket_is_linked_to_one_forum_topic_whoever_creates_it(db):

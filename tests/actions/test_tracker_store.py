@@ -1,0 +1,80 @@
+"""rasa_addons.tracker_store: the SQL tracker store used when several Rasa servers share conversations
+(deploy/endpoints.scaleout.yml) must forget a conversation when the gateway erases it (/cancella), as the
+in-memory store does; Rasa's own SQL store keeps every event."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from rasa_addons.tracker_store import ErasableSQLTrackerStore
+
+DOMAIN = Domain.empty()
+
+
+def _conversation(sender: str) -> DialogueStateTracker:
+    events = [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        ActionExecuted("action_listen"),
+        UserUttered("ci sono centri estivi a Corbetta?"),
+    ]
+    return DialogueStateTracker.from_events(sender, events)
+
+
+async def _erase_as_the_gateway_does(store: SQLTrackerStore, sender: str) -> None:
+    # what Rasa's PUT /conversations/<id>/tracker/events does with the gateway's empty list
+    await store.save(DialogueStateTracker.from_dict(sender, [], DOMAIN.slots))
+
+
+def test_erasing_deletes_every_event_of_that_conversation_only(tmp_path: Path) -> None:
+    asyncio.run(_erasing(tmp_path))
+
+
+async def _erasing(tmp_path: Path) -> None:
+    store = ErasableSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"))
+    await store.save(_conversation("c-giulia"))
+    await store.save(_conversation("c-marco"))
+
+    await _erase_as_the_gateway_does(store, "c-giulia")
+
+    assert await store.retrieve_full_tracker("c-giulia") is None
+    marco = await store.retrieve_full_tracker("c-marco")
+    assert marco is not None and marco.latest_message.text == "ci sono centri estivi a Corbetta?"
+
+
+def test_a_conversation_still_grows_as_in_rasa(tmp_path: Path) -> None:
+    asyncio.run(_growing(tmp_path))
+
+
+async def _growing(tmp_path: Path) -> None:
+    store = ErasableSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"))
+    await store.save(_conversation("c-giulia"))
+    tracker = await store.retrieve("c-giulia")  # as Rasa does at each turn: retrieve, update, save
+    assert tracker is not None
+    tracker.update(UserUttered("e quanto costa?"))
+    await store.save(tracker)
+
+    again = await store.retrieve("c-giulia")
+    assert again is not None
+    assert [e.text for e in again.events if isinstance(e, UserUttered)] == [
+        "ci sono centri estivi a Corbetta?",
+        "e quanto costa?",
+    ]
+
+
+def test_rasas_own_sql_store_keeps_an_erased_conversation(tmp_path: Path) -> None:
+    """Why the class exists: if Rasa ever fixes this, the class can go."""
+    asyncio.run(_rasa_own(tmp_path))
+
+
+async def _rasa_own(tmp_path: Path) -> None:
+    store = SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"))
+    await store.save(_conversation("c-giulia"))
+    await _erase_as_the_gateway_does(store, "c-giulia")
+    assert await store.retrieve_full_tracker("c-giulia") is not None
