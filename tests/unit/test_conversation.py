@@ -5,33 +5,11 @@ from __future__ import annotations
 import pytest
 
 from bot import texts
-from bot.assistant import AssistantAnswer, RasaClient
+from bot.assistant import AssistantAnswer
 from bot.conversation import ConversationRouter
 from bot.messages import META_FIELDS, Button, Inbound
 from bot.ratelimit import RateLimiter
 from tests.fakes import fake_rasa
-from tests.fakes.fake_rasa import FakeRasa
-from tests.fakes.stores import memory_store
-
-
-@pytest.fixture
-async def rasa():
-    async with FakeRasa() as server:
-        yield server
-
-
-@pytest.fixture
-async def store():
-    s = memory_store()
-    yield s
-    s.close()
-
-
-@pytest.fixture
-async def client(rasa):
-    c = RasaClient(rasa.url, rasa.token, timeout=2.0)
-    yield c
-    await c.aclose()
 
 
 @pytest.fixture

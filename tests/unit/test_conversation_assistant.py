@@ -8,13 +8,6 @@ import pytest
 
 from bot.assistant import AssistantUnavailable, RasaClient, parse_rest_answer
 from bot.messages import Button, Reply
-from tests.fakes.fake_rasa import FakeRasa
-
-
-@pytest.fixture
-async def rasa():
-    async with FakeRasa() as server:
-        yield server
 
 
 def test_meta_follows_the_text_it_belongs_to():

@@ -9,17 +9,10 @@ from bot.assistant import RasaClient
 from bot.conversation import ConversationRouter
 from bot.messages import Inbound
 from bot.places import KnowledgeTownLocator
-from tests.fakes.fake_rasa import FakeRasa
 from tests.fakes.stores import memory_store
 
 CORBETTA = (45.4685, 8.9195)
 MILANO_DUOMO = (45.4642, 9.1900)
-
-
-@pytest.fixture
-async def rasa():
-    async with FakeRasa() as server:
-        yield server
 
 
 @pytest.fixture

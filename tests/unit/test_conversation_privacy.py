@@ -12,8 +12,6 @@ from bot.assistant import RasaClient
 from bot.conversation import ConversationRouter
 from bot.messages import Inbound
 from bot.store.models import Message, PrivacyEvent, User
-from tests.fakes.fake_rasa import FakeRasa
-from tests.fakes.stores import memory_store
 
 MENU_TITLES = [
     "Centri estivi e scuole chiuse",
@@ -22,19 +20,6 @@ MENU_TITLES = [
     "Welfare aziendale",
     "Parla con una persona",
 ]
-
-
-@pytest.fixture
-async def rasa():
-    async with FakeRasa() as server:
-        yield server
-
-
-@pytest.fixture
-async def store():
-    s = memory_store()
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -14,21 +14,7 @@ from bot.messages import Inbound
 from bot.ratelimit import RateLimiter
 from bot.store import make_engine, upgrade
 from tests.fakes import fake_rasa
-from tests.fakes.fake_rasa import FakeRasa
-from tests.fakes.stores import file_store, memory_store
-
-
-@pytest.fixture
-async def rasa():
-    async with FakeRasa() as server:
-        yield server
-
-
-@pytest.fixture
-async def store():
-    s = memory_store()
-    yield s
-    s.close()
+from tests.fakes.stores import file_store
 
 
 @pytest.fixture

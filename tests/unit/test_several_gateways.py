@@ -22,8 +22,6 @@ from bot.store import Store, make_engine, upgrade
 from bot.store.models import Message
 from bot.store.spool import Spool
 from tests.fakes import fake_rasa
-from tests.fakes.fake_rasa import FakeRasa
-from tests.fakes.stores import memory_store
 
 START = datetime(2027, 1, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -63,26 +61,6 @@ class Delivered:
     async def __call__(self, user_key: str, turn: Turn) -> bool:
         self.turns.append((user_key, turn))
         return True
-
-
-@pytest.fixture
-async def rasa():
-    async with FakeRasa() as server:
-        yield server
-
-
-@pytest.fixture
-async def client(rasa):
-    c = RasaClient(rasa.url, rasa.token, timeout=2)
-    yield c
-    await c.aclose()
-
-
-@pytest.fixture
-async def store():
-    s = memory_store()
-    yield s
-    s.close()
 
 
 def rows(store: Store) -> list[Message]:

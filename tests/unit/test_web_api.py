@@ -13,14 +13,7 @@ from bot.conversation import ConversationRouter
 from bot.messages import META_FIELDS
 from bot.ratelimit import RateLimiter
 from tests.fakes import fake_rasa
-from tests.fakes.fake_rasa import FakeRasa
 from tests.fakes.stores import memory_store
-
-
-@pytest.fixture
-async def rasa():
-    async with FakeRasa() as server:
-        yield server
 
 
 @pytest.fixture
