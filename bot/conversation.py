@@ -85,6 +85,7 @@ class _Outcome:
 class _TakenIn:
     person: _Person
     message_id: int | None  # None when the message is in the spool or could not be stored
+    recent_inbound: int | None = None  # the person's inbound messages in the flood window, this one included
 
 
 def _said(*replies: Reply, meta: dict[str, Any] | None = None) -> _Outcome:
@@ -147,7 +148,7 @@ class ConversationRouter:
             self._remember_update(msg.update_id)
         person = taken.person
         try:
-            outcome = await self._answer(msg, person)
+            outcome = await self._answer(msg, person, recent=taken.recent_inbound)
         except Exception:
             log.exception("unexpected error while answering a %s message", msg.channel)
             outcome = _said(Reply(texts.UNAVAILABLE))
@@ -219,7 +220,8 @@ class ConversationRouter:
         await self.flush_spool()
         if not len(self.spool) and self._db_may_answer():
             try:
-                ref = await self.store.save([record])
+                since = record.created_at - timedelta(seconds=self.limiter.window)
+                ref = await self.store.save([record], count_since=since)
             except StoreUnavailable as exc:
                 log.warning("database unreachable, keeping the message in memory: %s", exc)
                 self._db_failed()
@@ -229,7 +231,8 @@ class ConversationRouter:
             else:
                 if ref is None:
                     return None
-                return _TakenIn(self._cache(key, _Person(ref.id, ref.rasa_sender_id)), ref.message_id)
+                person = self._cache(key, _Person(ref.id, ref.rasa_sender_id))
+                return _TakenIn(person, ref.message_id, ref.recent_inbound)
         # Answered now, while the database is away: written as answered, so no gateway answers it again.
         self.spool.add(replace(record, answered_at=record.created_at))
         return _TakenIn(self._cache(key, cached or _Person(None, record.rasa_sender_id)), None)
@@ -303,11 +306,14 @@ class ConversationRouter:
 
     # --- deciding -----------------------------------------------------------------------------------
 
-    async def _allowed(self, msg: Inbound, person: _Person) -> bool:
+    async def _allowed(self, msg: Inbound, person: _Person, recent: int | None = None) -> bool:
         """The per-person rate limit. The database counts the person's inbound messages of the last
-        window, this one included, whichever gateway took them in; while it is away (or the person has no
-        row yet) the in-memory limiter of this gateway decides."""
+        window, this one included, whichever gateway took them in (``recent``: counted when the message
+        was stored, in the same transaction); while it is away (or the person has no row yet) the
+        in-memory limiter of this gateway decides."""
         key = (msg.channel, msg.user_key)
+        if recent is not None:
+            return recent <= self.limiter.limit
         if person.user_id is None or not self._db_may_answer():
             return self.limiter.allow(key)
         since = self._clock() - timedelta(seconds=self.limiter.window)
@@ -322,8 +328,10 @@ class ConversationRouter:
             return self.limiter.allow(key)
         return count <= self.limiter.limit
 
-    async def _answer(self, msg: Inbound, person: _Person, *, counted: bool = False) -> _Outcome:
-        if not counted and not await self._allowed(msg, person):
+    async def _answer(
+        self, msg: Inbound, person: _Person, *, counted: bool = False, recent: int | None = None
+    ) -> _Outcome:
+        if not counted and not await self._allowed(msg, person, recent):
             return _said(Reply(texts.RATE_LIMITED))
         if len(msg.text or "") > texts.MAX_TEXT_CHARS or len(msg.payload or "") > texts.MAX_TEXT_CHARS:
             return _said(Reply(texts.TOO_LONG))

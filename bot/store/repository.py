@@ -17,11 +17,11 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, delete, exists, false, func, select, text, update
+from sqlalchemy import Engine, bindparam, delete, exists, false, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -58,6 +58,8 @@ class UserRef:
     id: int
     rasa_sender_id: str
     message_id: int | None = field(default=None, compare=False)  # the first message just stored
+    # the person's inbound messages since ``count_since`` (this one included), when save() was asked
+    recent_inbound: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -152,16 +154,22 @@ class Store:
 
     # --- writes -------------------------------------------------------------------------------------
 
-    async def save(self, records: Sequence[NewMessage]) -> UserRef | None:
+    async def save(
+        self, records: Sequence[NewMessage], *, count_since: datetime | None = None
+    ) -> UserRef | None:
         """Store ``records`` in one transaction and return the sender's row. Returns None, storing nothing,
-        when the first record is an inbound Telegram update whose id was already taken in."""
-        return await self._run(self._save, list(records))
+        when the first record is an inbound Telegram update whose id was already taken in. With
+        ``count_since`` the row also says how many inbound messages the person sent from then on (the
+        flood limit shared by the gateways), counted in the same transaction."""
+        return await self._run(self._save, list(records), count_since)
 
-    def _save(self, records: list[NewMessage]) -> UserRef | None:
+    def _save(self, records: list[NewMessage], count_since: datetime | None = None) -> UserRef | None:
         for attempt in (1, 2):
             with self._sessions() as session:
                 try:
                     ref = self._save_in(session, records)
+                    if ref is not None and count_since is not None:
+                        ref = replace(ref, recent_inbound=_count_inbound(session, ref.id, count_since))
                     session.commit()
                     return ref
                 except IntegrityError:
@@ -181,9 +189,12 @@ class Store:
     def _save_in(self, session: Session, records: list[NewMessage]) -> UserRef | None:
         ref: UserRef | None = None
         added: list[Message] = []
+        # One record (a message just received): a duplicate update id fails the insert, and _save looks
+        # then; a batch (the spool) checks each id first so one duplicate does not undo the others.
+        check_first = len(records) > 1
         for i, rec in enumerate(records):
             if rec.update_id is not None:
-                if session.get(ProcessedUpdate, rec.update_id) is not None:
+                if check_first and session.get(ProcessedUpdate, rec.update_id) is not None:
                     if i == 0:
                         return None
                     continue
@@ -293,12 +304,7 @@ class Store:
 
         def run() -> int:
             with self._sessions() as session:
-                query = select(func.count()).where(
-                    Message.user_id == user_id,
-                    Message.created_at >= since,
-                    Message.direction == "in",
-                )
-                return int(session.scalar(query) or 0)
+                return _count_inbound(session, user_id, since)
 
         return await self._run(run)
 
@@ -330,9 +336,7 @@ class Store:
         return await self._run(run)
 
     def _user_for(self, session: Session, rec: NewMessage) -> User:
-        user = session.scalars(
-            select(User).where(User.channel == rec.channel, User.channel_user_key == rec.user_key)
-        ).first()
+        user = session.scalars(_USER_BY_KEY, {"channel": rec.channel, "key": rec.user_key}).first()
         if user is None:
             user = User(
                 channel=rec.channel,
@@ -518,12 +522,35 @@ class Store:
         return await self._run(run)
 
 
+# Built once: the two statements of every message, with their compiled form cached by SQLAlchemy.
+_MESSAGES = Message.__table__
+_COUNT_INBOUND = select(func.count()).where(
+    _MESSAGES.c.user_id == bindparam("user_id"),
+    _MESSAGES.c.created_at >= bindparam("since", type_=_MESSAGES.c.created_at.type),
+    _MESSAGES.c.direction == "in",
+)
+_MARK_ANSWERED = (
+    update(_MESSAGES)
+    .where(
+        _MESSAGES.c.id == bindparam("message_id"),
+        _MESSAGES.c.direction == "in",
+        _MESSAGES.c.answered_at.is_(None),
+    )
+    .values(answered_at=bindparam("at", type_=_MESSAGES.c.answered_at.type))
+)
+
+
+_USER_BY_KEY = select(User).where(
+    User.channel == bindparam("channel"), User.channel_user_key == bindparam("key")
+)
+
+
+def _count_inbound(session: Session, user_id: int, since: datetime) -> int:
+    return int(session.scalar(_COUNT_INBOUND, {"user_id": user_id, "since": since}) or 0)
+
+
 def _mark_answered(session: Session, message_id: int, at: datetime) -> bool:
     """Set ``answered_at`` on an inbound message that has none; True when this call set it."""
-    result = session.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.direction == "in", Message.answered_at.is_(None))
-        .values(answered_at=at)
-        .execution_options(synchronize_session=False)
-    )
+    # a Core UPDATE built once: the ORM's bulk-update machinery cost as much as storing the replies
+    result = session.execute(_MARK_ANSWERED, {"message_id": message_id, "at": at})
     return bool(result.rowcount)  # type: ignore[attr-defined]
