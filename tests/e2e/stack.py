@@ -191,7 +191,8 @@ def start_rasa_stack(
     token = secrets.token_hex(16)  # never starts with "-", which the rasa command would take for an option
     endpoints = logdir / "endpoints.yml"
     url = action_endpoint or f"http://127.0.0.1:{action_port}/webhook"
-    endpoints.write_text(f'action_endpoint:\n  url: "{url}"\n')
+    # as endpoints.yml: the domain is not sent with every action call
+    endpoints.write_text(f'action_endpoint:\n  url: "{url}"\n  enable_selective_domain: true\n')
     env = rasa_env()
     t0 = time.monotonic()
     actions = start("actions", actions_cmd(action_port), env, logdir)
