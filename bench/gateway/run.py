@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             url = _fresh_schema(url)
         result = asyncio.run(_run(url, args.messages, args.concurrency))
     shown = url.split("@")[-1] if "@" in url else url.split("///")[0] + "/// (temporary file)"
-    report = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "database": shown, **result}
+    date = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    report = {"date": date, "database": shown, **result}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "gateway.json").write_text(json.dumps(report, indent=2))
     print(f"database: {shown}")
