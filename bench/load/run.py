@@ -790,7 +790,7 @@ def markdown(r: dict[str, Any]) -> str:
                 f"({b['messages_not_matched']} not matched); "
                 f"{b.get('action_calls_per_message')} action calls per message, "
                 f"request body {b.get('action_request_kb_mean')} KB on average "
-                "(Rasa sends the whole tracker and the domain with every action call).",
+                "(the whole tracker; the domain too unless enable_selective_domain is set).",
                 "",
             ]
         tc = phase.get("telegram_calls", {})
