@@ -63,9 +63,6 @@ class CallbackStore:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __bool__(self) -> bool:  # an empty store is still a store (``callbacks or CallbackStore()``)
-        return True
-
     @property
     def pending(self) -> int:
         """How many keys wait to be written to the database."""

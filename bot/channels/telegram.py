@@ -258,7 +258,7 @@ class TelegramChannel:
         self.operators = operators
         self.router = router
         self.webhook = webhook
-        self.callbacks = callbacks or CallbackStore()
+        self.callbacks = callbacks if callbacks is not None else CallbackStore()
         self.typing_interval = typing_interval
         self.typing_delay = typing_delay
         self.polling_timeout = polling_timeout
@@ -595,7 +595,9 @@ def build_telegram(
         builder = builder.updater(None)
     application = builder.build()
     channel_options.setdefault("typing_delay", getattr(settings, "telegram_typing_delay", 0.5))
-    callbacks = channel_options.pop("callbacks", None) or CallbackStore()
+    callbacks = channel_options.pop("callbacks", None)
+    if callbacks is None:  # not `or`: an empty store is falsy (it has a length)
+        callbacks = CallbackStore()
     operators = None
     if handoff is not None:
         from bot.channels.telegram_operators import TelegramOperators
