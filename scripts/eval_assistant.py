@@ -2,7 +2,7 @@
 was never trained on.
 
 Run with the Rasa environment (Python 3.10), from the project's root:
-    .venv-rasa/bin/python scripts/eval_assistant.py [--model models/concilia.tar.gz] [--out results/assistant.json]
+    .venv-rasa/bin/python scripts/eval_assistant.py [--model M] [--out results/assistant.json]
 
 It starts the action server of this checkout (``rasa run actions``) on a free port, loads the model in
 an Agent that calls it, and sends every message as the first message of a new conversation. What counts
@@ -83,7 +83,9 @@ def read_heldout(path: Path) -> list[dict[str, Any]]:
     out = []
     for ex in load_data(str(path)).intent_examples:
         intent = ex.get("intent")
-        label = INTENT_TOPIC.get(intent) or (intent if intent in (HUMAN, PRIVACY, OOS) else f"intent:{intent}")
+        label = INTENT_TOPIC.get(intent) or (
+            intent if intent in (HUMAN, PRIVACY, OOS) else f"intent:{intent}"
+        )
         out.append({"text": ex.get("text"), "label": label})
     return out
 
@@ -93,7 +95,12 @@ def read_real(path: Path) -> list[dict[str, Any]]:
 
     data = yaml.safe_load(path.read_text("utf-8")) or {}
     return [
-        {"text": str(m["text"]).strip(), "label": str(m["label"]), "alt": m.get("alt"), "source": m.get("source")}
+        {
+            "text": str(m["text"]).strip(),
+            "label": str(m["label"]),
+            "alt": m.get("alt"),
+            "source": m.get("source"),
+        }
         for m in data.get("messages") or []
     ]
 
@@ -244,7 +251,9 @@ class ActionServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the action server stopped (exit {self.proc.returncode}): see {self._log.name}")
+                raise RuntimeError(
+                    f"the action server stopped (exit {self.proc.returncode}): see {self._log.name}"
+                )
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2).read()
                 return
@@ -310,7 +319,9 @@ def datasets(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
     return sets
 
 
-async def evaluate(model: str, root: Path, sets: dict[str, list[dict[str, Any]]], logdir: Path) -> dict[str, Any]:
+async def evaluate(
+    model: str, root: Path, sets: dict[str, list[dict[str, Any]]], logdir: Path
+) -> dict[str, Any]:
     from rasa.core.agent import Agent
     from rasa.utils.endpoints import EndpointConfig
 
