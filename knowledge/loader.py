@@ -11,6 +11,7 @@ from pathlib import Path
 
 from knowledge.model import KnowledgeBase, KnowledgeBaseInvalid
 from knowledge.validate import analyse, resolve_dir, tree_files
+from knowledge.validate_referrals import referrals_of
 
 log = logging.getLogger("knowledge")
 
@@ -36,6 +37,7 @@ def load(path: str | Path | None = None, today: date | None = None) -> Knowledge
         digest=result.digest,
         warnings=tuple(result.warnings),
         path=result.root,
+        referrals=referrals_of(result),
     )
 
 

@@ -39,6 +39,7 @@ from knowledge.model import (
     Town,
 )
 from knowledge.text import normalise
+from knowledge.validate_referrals import add_referrals
 from knowledge.yamlio import InvalidDate, LineDict, LineList, parse, plain
 
 DEFAULT_DATA_DIR = Path(__file__).parent / "data"  # no I/O at import: __file__ is absolute
@@ -122,6 +123,7 @@ def analyse(path: str | Path | None = None, today: date | None = None) -> Analys
     checker = _Checker(resolve_dir(path), today or date.today())
     checker.run()
     result = checker.result
+    add_referrals(result)  # referrals.yml (knowledge/validate_referrals.py)
     result.problems.sort(key=lambda p: (p.severity != "error", p.file, p.line))
     return result
 
