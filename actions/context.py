@@ -102,12 +102,20 @@ class Request:
     age_from_message: bool = False
     period_from_message: bool = False
     follow_up: bool = False  # a short "e a Pasqua?" continuing the question before
-    keyword_kinds: tuple[str, ...] = ()  # kinds named by strong keywords of the message
+    keyword_hits: tuple[KeywordHit, ...] = ()  # kinds named by keywords not only naming a period
     previous_service_ids: list[str] = field(default_factory=list)
     results: list[str] = field(default_factory=list)
     pending: str | None = None
     asked: list[str] = field(default_factory=list)
     shown: int = 0
+
+    @property
+    def keyword_kinds(self) -> tuple[str, ...]:
+        return tuple(h.kind for h in self.keyword_hits)
+
+    @property
+    def keyword_topics(self) -> set[str]:
+        return {h.topic for h in self.keyword_hits}
 
 
 def refine_kinds(intent: str, text: str, kinds: tuple[str, ...], strong: list[KeywordHit]) -> tuple[str, ...]:
@@ -173,7 +181,7 @@ def read_request(kb: KnowledgeBase, tracker: Any, today: date | None = None) -> 
     # name a period ("pasqua", "vacanze di natale") do not change a topic already under discussion.
     hits = keyword_hits(kb, text)
     strong = [h for h in hits if h.strong]
-    req.keyword_kinds = tuple(h.kind for h in strong)
+    req.keyword_hits = tuple(strong)
     req.follow_up = bool(slot_topic) and is_follow_up(text)
     strong_topic, strong_kinds = first_topic(strong)
     any_topic, any_kinds = first_topic(hits)

@@ -9,6 +9,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.clarify import ask_or_none
 from actions.context import read_request
 from actions.handoff import human_answer, misunderstood
 from actions.kb import knowledge
@@ -85,7 +86,9 @@ class ActionNotUnderstood(Action):
             "Scusa, non ho capito bene. Prova con altre parole, per esempio: "
             "«centri estivi a Magenta per luglio» o «nido aperto il sabato ad Abbiategrasso»."
         )
+        req = read_request(kb, tracker)
+        question = ask_or_none(req, tracker, fallback=True)  # two plausible topics: ask which one
+        if question is not None:
+            return send(dispatcher, tracker, question)
         failures = float(tracker.get_slot("failures") or 0)
-        return send(
-            dispatcher, tracker, misunderstood(read_request(kb, tracker), failures, text, menu_buttons())
-        )
+        return send(dispatcher, tracker, misunderstood(req, failures, text, menu_buttons()))

@@ -100,6 +100,7 @@ def _context_events(req: Request) -> list:
         SlotSet("territory", req.territory),
         SlotSet("age", req.age),
         SlotSet("period", req.period.encode() if req.period else None),
+        SlotSet("attribute", req.attribute),
     ]
 
 
@@ -187,22 +188,48 @@ ATTRIBUTE_INTRO = {
 }
 
 
-def attribute_answer(kb: KnowledgeBase, req: Request, services: list) -> Answer:
+ATTRIBUTE_INTRO_FOUND = {
+    "cost": "ecco quanto costano",
+    "dates": "ecco le date",
+    "hours": "ecco giorni e orari",
+    "enrolment": "ecco come iscriversi",
+    "ages": "ecco le età",
+    "contacts": "ecco i contatti",
+    "where": "ecco dove si svolgono",
+}
+ATTRIBUTE_MAX = 5  # services answered in one attribute answer; the rest through "Mostra l'elenco"
+
+
+def attribute_answer(
+    kb: KnowledgeBase, req: Request, services: list, head: str | None = None, events: list | None = None
+) -> Answer:
+    """One attribute (cost, dates, ...) of the services: those just shown, or those a search found
+    (then `head` names what and where, and "Mostra l'elenco" pages through all of them)."""
     attr = req.attribute or "cost"
-    intro = ATTRIBUTE_INTRO[attr] + (":" if len(services) > 1 else f" — {services[0].title}:")
+    found = list(services)
+    services = found[:ATTRIBUTE_MAX]
+    if head is not None:
+        intro = f"{head}, {ATTRIBUTE_INTRO_FOUND[attr]}:"
+    else:
+        intro = ATTRIBUTE_INTRO[attr] + (":" if len(services) > 1 else f" — {services[0].title}:")
     if len(services) == 1:
         text = f"{intro} {ATTRIBUTE_LINES[attr](kb, services[0])}"
     else:
         text = intro + "\n" + "\n".join(f"- {s.title}: {ATTRIBUTE_LINES[attr](kb, s)}" for s in services)
     if any(s.sample for s in services):
         text += "\n" + SAMPLE_NOTE
-    buttons = [button(f"Dettagli: {s.title}", "show_service", service_id=s.id) for s in services]
+    buttons = [button(f"Dettagli: {s.title}", "show_service", service_id=s.id) for s in services[:PAGE]]
+    slots = [SlotSet("service_ids", [s.id for s in services]), SlotSet("pending", None)]
+    slots.append(SlotSet("attribute", attr))
+    if head is not None:
+        slots += [SlotSet("results", [s.id for s in found]), SlotSet("shown", 0.0)]
+        buttons.append(button("Mostra l'elenco", "show_more"))
     return Answer(
         text=text,
         buttons=buttons,
         topic=services[0].topic,
         service_ids=[s.id for s in services],
-        events=[SlotSet("service_ids", [s.id for s in services]), SlotSet("pending", None)],
+        events=(events or []) + slots,
     )
 
 
@@ -222,6 +249,7 @@ def list_answer(kb: KnowledgeBase, req: Request) -> Answer:
         return ask_town(kb, req)
     if (
         req.age is None
+        and not req.attribute  # "quanto costa?" is answered for every age, service by service
         and "age" not in req.asked
         and set(req.kinds) & AGE_KINDS
         and len({(s.ages.min, s.ages.max) for s in search(kb, req) if s.ages}) > 1
@@ -253,6 +281,11 @@ def list_answer(kb: KnowledgeBase, req: Request) -> Answer:
             topic=req.topic,
             events=events + [SlotSet("service_ids", []), SlotSet("results", []), SlotSet("shown", 0)],
         )
+    if req.attribute in ATTRIBUTE_LINES:
+        head = f"{what[:1].upper()}{what[1:]} {where_}"
+        if relaxed:
+            head = f"Non ho trovato {what} {' e '.join(relaxed)}. {head}"
+        return attribute_answer(kb, req, services, head=head, events=events)
     return page_answer(kb, req, services, 0, relaxed, events)
 
 
