@@ -316,6 +316,8 @@ def named_place(raw: str) -> str | None:
             if not words:
                 continue
             first = words[0]
+            if normalise(first) in NOT_PLACE_WORDS and normalise(first) not in NAME_STARTS:
+                continue
             if first[0].isupper():
                 name = [first] + list(_capitalised_run(words[1:]))
             elif lower_ok and normalise(first) in NAME_STARTS and len(words) > 1:
