@@ -201,17 +201,23 @@ ATTRIBUTE_MAX = 5  # services answered in one attribute answer; the rest through
 
 
 def attribute_answer(
-    kb: KnowledgeBase, req: Request, services: list, head: str | None = None, events: list | None = None
+    kb: KnowledgeBase,
+    req: Request,
+    services: list,
+    head: str | None = None,
+    events: list | None = None,
+    note: str = "",
 ) -> Answer:
     """One attribute (cost, dates, ...) of the services: those just shown, or those a search found
     (then `head` names what and where, and "Mostra l'elenco" pages through all of them)."""
     attr = req.attribute or "cost"
     found = list(services)
     services = found[:ATTRIBUTE_MAX]
-    if head is not None:
+    if head is not None and len(services) > 1:
         intro = f"{head}, {ATTRIBUTE_INTRO_FOUND[attr]}:"
-    else:
+    else:  # one service: its title says what and where
         intro = ATTRIBUTE_INTRO[attr] + (":" if len(services) > 1 else f" — {services[0].title}:")
+    intro = note + intro
     if len(services) == 1:
         text = f"{intro} {ATTRIBUTE_LINES[attr](kb, services[0])}"
     else:
@@ -223,7 +229,8 @@ def attribute_answer(
     slots.append(SlotSet("attribute", attr))
     if head is not None:
         slots += [SlotSet("results", [s.id for s in found]), SlotSet("shown", 0.0)]
-        buttons.append(button("Mostra l'elenco", "show_more"))
+        if len(found) > len(services):
+            buttons.append(button(f"Mostra l'elenco ({len(found)})", "show_more"))
     return Answer(
         text=text,
         buttons=buttons,
@@ -283,9 +290,8 @@ def list_answer(kb: KnowledgeBase, req: Request) -> Answer:
         )
     if req.attribute in ATTRIBUTE_LINES:
         head = f"{what[:1].upper()}{what[1:]} {where_}"
-        if relaxed:
-            head = f"Non ho trovato {what} {' e '.join(relaxed)}. {head}"
-        return attribute_answer(kb, req, services, head=head, events=events)
+        note = f"Non ho trovato {what} {' e '.join(relaxed)}. " if relaxed else ""
+        return attribute_answer(kb, req, services, head=head, events=events, note=note)
     return page_answer(kb, req, services, 0, relaxed, events)
 
 

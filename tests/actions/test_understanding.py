@@ -234,7 +234,7 @@ def test_a_new_age_refilters(conv):
 def test_and_in_magenta_reruns_the_same_question(conv):
     conv.say("quanto costa il centro estivo a Corbetta per un bimbo di 8 anni?", "ask_summer_camp")
     r = conv.say("e a Magenta?", "inform", [ent("town", "Magenta")])
-    assert r.meta["comune"] == "Magenta" and "ecco quanto costano" in r.text
+    assert r.meta["comune"] == "Magenta" and "quanto cost" in r.text.lower()
     assert all(KB.service(s).kind == "summer_camp" for s in r.meta["service_ids"])
     assert "campus-sportivo-magentino-2027" in r.meta["service_ids"]
     # the list question, asked again for another town, stays a list
