@@ -99,7 +99,7 @@ class ActionAnswer(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[Any]:
         kb = knowledge()
         referral = referral_for(kb, message_text(tracker), exclusive_only=True)
-        if referral is not None:  # "il bonus nido vale per il nido serale?" is for INPS (actions/referrals.py)
+        if referral is not None:  # "il bonus nido vale per il nido serale?" is for INPS
             return send(dispatcher, tracker, referral)
         req = read_request(kb, tracker)
         question = ask_or_none(req, tracker)

@@ -27,6 +27,7 @@ class Answer:
     events: list[Any] = field(default_factory=list)
     response: str | None = None  # a response of the domain (small talk) instead of `text`
     clarify: list[str] = field(default_factory=list)  # candidate topics of a clarifying question
+    referral: str | None = None  # id of a referral to another office (knowledge/data/referrals.yml)
 
 
 def button(title: str, intent: str, **entities: Any) -> dict[str, str]:
@@ -86,6 +87,7 @@ def send(dispatcher: CollectingDispatcher, tracker: Tracker, answer: Answer) -> 
         "handoff": answer.handoff,
         "fallback": answer.fallback,
         "clarify": list(answer.clarify),
+        "referral": answer.referral,
     }
     if answer.response:
         dispatcher.utter_message(
