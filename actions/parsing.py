@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from knowledge import KnowledgeBase, normalise
@@ -194,15 +195,25 @@ class KeywordHit:
     strong: bool  # False when the keyword only names a period ("natale", "vacanze di pasqua")
 
 
+@lru_cache(maxsize=4)
+def _kind_keywords(kb: KnowledgeBase) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """(topic, kind, normalised keywords) of one knowledge base, computed once."""
+    return tuple(
+        (topic.id, kind.id, tuple(normalise(k) for k in kind.keywords))
+        for topic in kb.topics.values()
+        for kind in topic.kinds.values()
+    )
+
+
 def keyword_hits(kb: KnowledgeBase, text: str) -> list[KeywordHit]:
     """The kinds of service whose keywords (topics.yml) appear in the normalised text, in file order."""
     hits: list[KeywordHit] = []
-    for topic in kb.topics.values():
-        for kind in topic.kinds.values():
-            matched = [k for k in (normalise(k) for k in kind.keywords) if has_word(text, [k])]
-            if matched:
-                strong = any(not set(k.split()) <= PERIOD_ONLY_WORDS for k in matched)
-                hits.append(KeywordHit(topic.id, kind.id, strong))
+    padded = f" {text} "
+    for topic_id, kind_id, keywords in _kind_keywords(kb):
+        matched = [k for k in keywords if f" {k} " in padded]
+        if matched:
+            strong = any(not set(k.split()) <= PERIOD_ONLY_WORDS for k in matched)
+            hits.append(KeywordHit(topic_id, kind_id, strong))
     return hits
 
 
@@ -269,12 +280,18 @@ def parse_period(kb: KnowledgeBase, text: str, entities: list[dict[str, Any]], t
     return None
 
 
+@lru_cache(maxsize=256)
+def _find_place(kb: KnowledgeBase, text: str):
+    """kb.find_place, once per message: the action and send() both read the place."""
+    return kb.find_place(text)
+
+
 def parse_place(kb: KnowledgeBase, text: str, entities: list[dict[str, Any]]):
     """(comune, territory, territories) named in the message, or Nones.
 
     The knowledge base's own finder reads the whole message first (it knows typos, short forms and
     which town names are also ordinary words); the model's entities are the fallback."""
-    place = kb.find_place(text) if text else None
+    place = _find_place(kb, text) if text else None
     if place is not None:
         if place.town is not None:
             return place.town.name, place.town.territory, (place.town.territory,)
