@@ -86,7 +86,10 @@ def read_heldout(path: Path) -> list[dict[str, Any]]:
         label = INTENT_TOPIC.get(intent) or (
             intent if intent in (HUMAN, PRIVACY, OOS) else f"intent:{intent}"
         )
-        out.append({"text": ex.get("text"), "label": label})
+        ents = ex.get("entities") or []
+        town = next((e["value"] for e in ents if e["entity"] == "town"), None)
+        territory = next((e["value"] for e in ents if e["entity"] == "territory"), None)
+        out.append({"text": ex.get("text"), "label": label, "town": town, "territory": territory})
     return out
 
 
@@ -99,6 +102,7 @@ def read_real(path: Path) -> list[dict[str, Any]]:
             "text": str(m["text"]).strip(),
             "label": str(m["label"]),
             "alt": m.get("alt"),
+            "town": m.get("town"),
             "source": m.get("source"),
         }
         for m in data.get("messages") or []
@@ -139,8 +143,9 @@ def outcome(meta: dict[str, Any] | None) -> str:
     return "other"
 
 
-def judge(label: str, meta: dict[str, Any] | None, alt: str | None = None) -> dict[str, bool]:
+def judge(item: dict[str, Any], meta: dict[str, Any] | None) -> dict[str, Any]:
     meta = meta or {}
+    label, alt = item["label"], item.get("alt")
     got = outcome(meta)
     gold_topic = label if ":" not in label and label not in (HUMAN, PRIVACY, OOS) else None
     topic = meta.get("topic") if got.startswith("topic:") else None
@@ -156,6 +161,9 @@ def judge(label: str, meta: dict[str, Any] | None, alt: str | None = None) -> di
         "handoff": bool(meta.get("handoff")),
         "privacy": meta.get("intent") == PRIVACY,
         "intent_right": label.startswith("intent:") and meta.get("intent") == label[len("intent:") :],
+        # None when the message names no town (or territory) to check
+        "town_right": None if not item.get("town") else meta.get("comune") == item["town"],
+        "territory_right": None if not item.get("territory") else meta.get("territory") == item["territory"],
     }
 
 
@@ -171,6 +179,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         human = [r for r in sel if r["label"] == HUMAN]
         privacy = [r for r in sel if r["label"] == PRIVACY]
         other = [r for r in sel if r["label"].startswith("intent:")]
+        towns = [r for r in sel if r["j"]["town_right"] is not None]
+        terrs = [r for r in sel if r["j"]["territory_right"] is not None]
+        in_scope = [r for r in sel if r["label"] not in (HUMAN, OOS)]
         return {
             "n": len(sel),
             "topic_n": len(topic_rows),
@@ -189,6 +200,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "human_handoff": rate(sum(r["j"]["handoff"] for r in human), len(human)),
             "privacy_n": len(privacy),
             "privacy_answered": rate(sum(r["j"]["privacy"] for r in privacy), len(privacy)),
+            "town_n": len(towns),
+            "town_accuracy": rate(sum(bool(r["j"]["town_right"]) for r in towns), len(towns)),
+            "territory_n": len(terrs),
+            "territory_accuracy": rate(sum(bool(r["j"]["territory_right"]) for r in terrs), len(terrs)),
+            "false_handoff": rate(sum(r["j"]["handoff"] for r in in_scope), len(in_scope)),
             "other_intents_n": len(other),
             "other_intent_accuracy": rate(sum(r["j"]["intent_right"] for r in other), len(other)),
         }
@@ -279,26 +295,33 @@ def turn_meta(messages: list[dict[str, Any]] | None) -> dict[str, Any] | None:
     return meta
 
 
-async def run_set(agent: Any, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[float]]:
-    rows, times = [], []
-    for item in items:
-        t0 = time.perf_counter()
-        messages = await agent.handle_text(item["text"], sender_id=f"eval-{uuid.uuid4().hex}")
-        times.append((time.perf_counter() - t0) * 1000)
+async def run_set(
+    agent: Any, items: list[dict[str, Any]], concurrency: int = 1
+) -> tuple[list[dict[str, Any]], list[float]]:
+    """Each item as the first message of its own conversation, ``concurrency`` conversations at once
+    (the times per message are the person's wait only with ``concurrency=1``)."""
+    gate = asyncio.Semaphore(concurrency)
+    times: list[float] = []
+
+    async def one(item: dict[str, Any]) -> dict[str, Any]:
+        async with gate:
+            t0 = time.perf_counter()
+            messages = await agent.handle_text(item["text"], sender_id=f"eval-{uuid.uuid4().hex}")
+            times.append((time.perf_counter() - t0) * 1000)
         meta = turn_meta(messages)
         text = " ".join(m.get("text") or "" for m in messages or [])
-        rows.append(
-            {
-                **item,
-                "band": band(item["text"]),
-                "got": outcome(meta),
-                "j": judge(item["label"], meta, item.get("alt")),
-                "reply": text[:300],
-                "intent": (meta or {}).get("intent"),
-                "confidence": (meta or {}).get("confidence"),
-            }
-        )
-    return rows, times
+        return {
+            **item,
+            "band": band(item["text"]),
+            "got": outcome(meta),
+            "j": judge(item, meta),
+            "reply": text[:300],
+            "intent": (meta or {}).get("intent"),
+            "confidence": (meta or {}).get("confidence"),
+        }
+
+    rows = await asyncio.gather(*(one(item) for item in items))
+    return list(rows), times
 
 
 def datasets(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
@@ -320,7 +343,7 @@ def datasets(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
 
 
 async def evaluate(
-    model: str, root: Path, sets: dict[str, list[dict[str, Any]]], logdir: Path
+    model: str, root: Path, sets: dict[str, list[dict[str, Any]]], logdir: Path, concurrency: int = 4
 ) -> dict[str, Any]:
     from rasa.core.agent import Agent
     from rasa.utils.endpoints import EndpointConfig
@@ -330,10 +353,10 @@ async def evaluate(
         server.wait()
         agent = Agent.load(model, action_endpoint=EndpointConfig(url=server.url))
         quiet()
-        report: dict[str, Any] = {"model": model, "code": str(root), "sets": {}}
+        report: dict[str, Any] = {"model": model, "code": str(root), "concurrency": concurrency, "sets": {}}
         all_times: list[float] = []
         for name, items in sets.items():
-            rows, times = await run_set(agent, items)
+            rows, times = await run_set(agent, items, concurrency)
             all_times += times
             summary = summarise(rows)
             summary["median_ms"] = round(statistics.median(times), 1) if times else None
@@ -374,7 +397,10 @@ def markdown(report: dict[str, Any], title: str = "") -> str:
             cells = " | ".join("" if part[k] is None else f"{part[k]:.3f}" for k, _ in HEADLINE)
             lines.append(f"| {name} | {label} | {part['n']} | {cells} |")
     lines.append("")
-    lines.append(f"Median time per message (Rasa + actions, in process): {report['median_ms']} ms")
+    lines.append(
+        f"Median time per message (Rasa + actions, in process, {report.get('concurrency', 1)} at once): "
+        f"{report['median_ms']} ms"
+    )
     return "\n".join(lines)
 
 
@@ -395,6 +421,7 @@ def main() -> int:
     ap.add_argument("--negatives", default=str(ROOT / "tests" / "nlu" / "negatives_kept.txt"))
     ap.add_argument("--only", nargs="*", help="only these sets (heldout real xsid negatives)")
     ap.add_argument("--limit", type=int, default=0, help="at most this many messages per set")
+    ap.add_argument("--concurrency", type=int, default=4, help="conversations at once (1: true wait times)")
     ap.add_argument("--out", default=str(ROOT / "results" / "assistant.json"))
     ap.add_argument("--markdown", help="also write the table to this file")
     args = ap.parse_args()
@@ -402,7 +429,7 @@ def main() -> int:
     if args.only:
         sets = {k: v for k, v in sets.items() if k in args.only}
     out = Path(args.out)
-    report = asyncio.run(evaluate(args.model, Path(args.root).resolve(), sets, out.parent))
+    report = asyncio.run(evaluate(args.model, Path(args.root).resolve(), sets, out.parent, args.concurrency))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
     print_summary(report)
