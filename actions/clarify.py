@@ -89,7 +89,7 @@ def candidates(req: Request, ranking: list[dict[str, Any]], *, fallback: bool) -
 
 def choice(req: Request, topic: str, intent: str) -> tuple[str, str, str]:
     """(phrase, button title, payload value) for one candidate: the kind the words named, if any."""
-    named = [h.kind for h in req.keyword_hits if h.topic == topic]
+    named = [h.kind for h in req.keyword_hits if h.topic == topic and h.strong]
     if topic == "school_closure":
         kind = named[0] if named and named[0] in KIND_INTENTS else INTENT_TOPICS[intent][1][0]
         phrase, title = KIND_CHOICES.get(kind, TOPIC_CHOICES[topic])

@@ -102,7 +102,7 @@ class Request:
     age_from_message: bool = False
     period_from_message: bool = False
     follow_up: bool = False  # a short "e a Pasqua?" continuing the question before
-    keyword_hits: tuple[KeywordHit, ...] = ()  # kinds named by keywords not only naming a period
+    keyword_hits: tuple[KeywordHit, ...] = ()  # kinds named by keywords of the message (topics.yml)
     previous_service_ids: list[str] = field(default_factory=list)
     results: list[str] = field(default_factory=list)
     pending: str | None = None
@@ -111,26 +111,28 @@ class Request:
 
     @property
     def keyword_kinds(self) -> tuple[str, ...]:
-        return tuple(h.kind for h in self.keyword_hits)
+        """Kinds named by keywords that do not only name a period."""
+        return tuple(h.kind for h in self.keyword_hits if h.strong)
 
     @property
     def keyword_topics(self) -> set[str]:
-        return {h.topic for h in self.keyword_hits}
+        return {h.topic for h in self.keyword_hits if h.strong}
 
 
-def refine_kinds(intent: str, text: str, kinds: tuple[str, ...], strong: list[KeywordHit]) -> tuple[str, ...]:
+def refine_kinds(intent: str, text: str, kinds: tuple[str, ...], hits: list[KeywordHit]) -> tuple[str, ...]:
     """The intent's kinds, narrowed or corrected by what the words say.
 
     "il nido è aperto il sabato?" is a Saturday nursery; "cerco dopo scuola a Cuggiono" is after-school
-    even when the model says school calendar, because a service is named and the calendar is not."""
+    even when the model says school calendar, because a service is named and the calendar is not. The
+    intent's kind stays when any of its keywords is there, even one naming only a period ("natale")."""
     if intent == "ask_nursery":
         evening, saturday = has_word(text, EVENING_WORDS), has_word(text, SATURDAY_WORDS)
         if evening != saturday:
             return ("evening_nursery",) if evening else ("saturday_nursery",)
         return kinds
     topic = INTENT_TOPICS[intent][0]
-    named = tuple(h.kind for h in strong if h.topic == topic)
-    if topic == "school_closure" and named and not set(named) & set(kinds):
+    named = tuple(h.kind for h in hits if h.topic == topic and h.strong)
+    if topic == "school_closure" and named and not {h.kind for h in hits} & set(kinds):
         return named
     return kinds
 
@@ -181,7 +183,7 @@ def read_request(kb: KnowledgeBase, tracker: Any, today: date | None = None) -> 
     # name a period ("pasqua", "vacanze di natale") do not change a topic already under discussion.
     hits = keyword_hits(kb, text)
     strong = [h for h in hits if h.strong]
-    req.keyword_hits = tuple(strong)
+    req.keyword_hits = tuple(hits)
     req.follow_up = bool(slot_topic) and is_follow_up(text)
     strong_topic, strong_kinds = first_topic(strong)
     any_topic, any_kinds = first_topic(hits)
@@ -194,7 +196,7 @@ def read_request(kb: KnowledgeBase, tracker: Any, today: date | None = None) -> 
                     req.topic, req.kinds, req.topic_from_message = topic, kinds, True
     elif intent in INTENT_TOPICS and not (req.follow_up and not strong):
         req.topic, req.kinds = INTENT_TOPICS[intent]
-        req.kinds = refine_kinds(intent, text, req.kinds, strong)
+        req.kinds = refine_kinds(intent, text, req.kinds, hits)
         req.topic_from_message = True
     elif intent in SMALL_TALK:
         pass

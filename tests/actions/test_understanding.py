@@ -288,3 +288,21 @@ def test_a_town_is_read_whatever_the_intent(conv):
         assert conv.slots["comune"] == comune
     r = conv.say("zona abbiatense, mi richiamate?", "request_human")
     assert r.meta["territory"] == "abbiatense" and r.meta["comune"] is None
+
+
+def test_a_period_word_keeps_the_intents_kind_a_named_service_corrects_it(conv):
+    r = conv.say(
+        "nelle vacanze di natale dove lascio i bambini? fanno anche i compiti? Magenta", "ask_holiday_camp"
+    )
+    assert conv.slots["kind"] == "holiday_camp" and r.meta["topic"] == "school_closure"
+    conv.say("ci sono centri estivi a Magenta per mio figlio di 8 anni?", "ask_school_calendar")
+    assert conv.slots["kind"] == "summer_camp"
+    conv.say("quando chiudono le scuole per natale?", "ask_school_calendar")
+    assert conv.slots["kind"] == "calendar"
+
+
+def test_summer_camps_asked_again_for_christmas_are_the_holiday_camps(conv):
+    conv.say("centri estivi a Magenta per mio figlio di 8 anni", "ask_summer_camp")
+    r = conv.say("e a natale?", "inform")
+    assert conv.slots["kind"] == "holiday_camp" and "per Natale" in r.text
+    assert all(KB.service(s).kind == "holiday_camp" for s in r.meta["service_ids"])
