@@ -21,7 +21,7 @@ from actions import (
 from actions.clarify import ask_or_none, settle_topic
 from actions.context import Request, read_request
 from actions.kb import knowledge
-from actions.referrals import message_text, referral_for
+from actions.referrals import exclusive_referral
 from actions.reply import Answer, send
 from actions.services import attribute_answer, detail_answer, page_answer, place_label
 from knowledge import KnowledgeBase
@@ -98,7 +98,7 @@ class ActionAnswer(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[Any]:
         kb = knowledge()
-        referral = referral_for(kb, message_text(tracker), exclusive_only=True)
+        referral = exclusive_referral(kb, tracker)
         if referral is not None:  # "il bonus nido vale per il nido serale?" is for INPS
             return send(dispatcher, tracker, referral)
         req = read_request(kb, tracker)

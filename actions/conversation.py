@@ -14,7 +14,13 @@ from actions.handoff import human_answer, misunderstood
 from actions.kb import knowledge
 from actions.privacy import privacy_answer
 from actions.project_info import menu_buttons
-from actions.referrals import message_text, names_an_office, offices_answer, referral_for
+from actions.referrals import (
+    exclusive_referral,
+    message_text,
+    names_an_office,
+    offices_answer,
+    referral_for,
+)
 from actions.reply import Answer, send
 
 SHORT_CAN_DO = (
@@ -86,15 +92,14 @@ class ActionNotUnderstood(Action):
             "Scusa, non ho capito bene. Prova con altre parole, per esempio: "
             "«centri estivi a Magenta per luglio» o «nido aperto il sabato ad Abbiategrasso»."
         )
-        words = message_text(tracker)
-        referral = referral_for(kb, words, exclusive_only=True)
+        referral = exclusive_referral(kb, tracker)
         if referral is not None:
             return send(dispatcher, tracker, referral)
         req = read_request(kb, tracker)
         question = ask_or_none(req, tracker, fallback=True)  # two plausible topics: ask which one
         if question is not None:
             return send(dispatcher, tracker, question)
-        referral = referral_for(kb, words)
+        referral = referral_for(kb, message_text(tracker))
         if referral is not None:
             return send(dispatcher, tracker, referral)
         failures = float(tracker.get_slot("failures") or 0)

@@ -28,6 +28,7 @@ OFFICES_GUIDE = (
 )
 CAN_DO = "Io posso aiutarti con i servizi per conciliare famiglia e lavoro: scegli un argomento."
 
+WELFARE_INTENTS = ("ask_welfare_employee", "ask_welfare_join")
 # Words that name an outside office: a request for "a number" that names one is not for our operators.
 OFFICE_WORDS = ("inps", "caf", "patronato", "anagrafe", "agenzia delle entrate", "questura", "asl", "ats")
 
@@ -57,6 +58,16 @@ def message_text(tracker: Tracker) -> str:
 def referral_for(kb: KnowledgeBase, text: str, exclusive_only: bool = False) -> Answer | None:
     ref = kb.find_referral(text, exclusive_only=exclusive_only) if text else None
     return referral_answer(ref) if ref is not None else None
+
+
+def exclusive_referral(kb: KnowledgeBase, tracker: Tracker) -> Answer | None:
+    """The referral an exclusive phrase names, even in a question about a topic; not for company
+    welfare, which asks whether a benefit (canteen, school bus, nursery fees) is covered."""
+    intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+    text = message_text(tracker)
+    if intent in WELFARE_INTENTS or "welfare" in normalise(text).split():
+        return None
+    return referral_for(kb, text, exclusive_only=True)
 
 
 def names_an_office(text: str) -> bool:

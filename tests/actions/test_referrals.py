@@ -96,3 +96,15 @@ def test_a_number_of_another_office_is_not_a_handoff(conv) -> None:
     assert "INPS" in r.text and "www.inps.it" in r.text
     r2 = conv.say("mi date il numero del caf per il bonus nido?", "request_human")
     assert_referral(r2, "bonus_nido")
+
+
+def test_company_welfare_questions_about_a_benefit_are_not_referred(conv) -> None:
+    r = conv.say("la mensa scolastica è rimborsabile con il welfare?", "ask_welfare_employee")
+    assert r.meta["referral"] is None and r.meta["topic"] == "company_welfare"
+    r = conv.say("posso rimborsare il bonus nido col welfare aziendale?", "ask_nursery")
+    assert r.meta["referral"] is None
+
+
+def test_a_parent_who_works_as_an_educator_still_gets_the_nursery(conv) -> None:
+    r = conv.say("lavoro come educatrice la sera: c'è un nido serale a Legnano?", "ask_nursery")
+    assert r.meta["referral"] is None and r.meta["topic"] == "evening_nursery"
