@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clarify import ask_or_none
 from actions.context import read_request
-from actions.handoff import human_answer, misunderstood
+from actions.handoff import asks_for_a_number, human_answer, misunderstood, number_answer
 from actions.kb import knowledge
 from actions.privacy import privacy_answer
 from actions.project_info import menu_buttons
@@ -63,7 +63,10 @@ class ActionRequestHuman(Action):
         text = message_text(tracker)
         if names_an_office(text):  # "mi passi il numero dell'inps?" is not for the alliance's operators
             return send(dispatcher, tracker, referral_for(kb, text) or offices_answer())
-        return send(dispatcher, tracker, human_answer(kb, read_request(kb, tracker)))
+        req = read_request(kb, tracker)
+        if asks_for_a_number(req.text):  # "datemi un numero": the contacts, and a person offered
+            return send(dispatcher, tracker, number_answer(kb, req))
+        return send(dispatcher, tracker, human_answer(kb, req))
 
 
 class ActionOutOfScope(Action):

@@ -10,16 +10,34 @@ KB = load()
 ERASE = {"title": "Cancella i miei dati", "payload": "/cancella"}
 
 
+@pytest.mark.parametrize("text", ["datemi un numero", "mi passi un numero?", "give me a phone number please"])
+def test_a_number_gets_the_partner_contacts_and_a_person_offered(conv, text: str) -> None:
+    r = conv.say(text, "request_human")
+    partner = KB.default_partner
+    assert partner.name in r.text and partner.contacts.phone in r.text
+    # a person offered, not started: the gateway shows these contacts instead of opening a ticket
+    assert r.meta["handoff"] is True and r.meta["fallback"] is True
+    assert [b["payload"] for b in r.buttons] == ["/request_human"]
+    assert r.meta["referral"] is None
+    yes = conv.say("sì", "affirm")  # accepting the offer by typing
+    assert yes.meta["handoff"] is True and yes.meta["fallback"] is False
+
+
 @pytest.mark.parametrize(
     "text",
-    ["datemi un numero", "mi passi un numero?", "mi richiamate?", "preferisco spiegarlo a un'operatrice"],
+    [
+        "mi richiamate?",
+        "fatemi chiamare",
+        "mi richiamate al numero da cui vi scrivo?",
+        "preferisco spiegarlo a un'operatrice",
+        "mettetemi in contatto con una persona",
+    ],
 )
-def test_a_person_or_a_number_gets_the_partner_contacts_and_the_handoff(conv, text: str) -> None:
+def test_a_person_or_a_callback_starts_the_handoff_with_the_contacts(conv, text: str) -> None:
     r = conv.say(text, "request_human")
     partner = KB.default_partner
     assert r.meta["handoff"] is True and r.meta["fallback"] is False
     assert partner.name in r.text and partner.contacts.phone in r.text
-    assert r.meta["referral"] is None
 
 
 def test_a_number_for_a_topic_and_town_names_that_partner(conv) -> None:
