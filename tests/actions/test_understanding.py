@@ -306,3 +306,10 @@ def test_summer_camps_asked_again_for_christmas_are_the_holiday_camps(conv):
     r = conv.say("e a natale?", "inform")
     assert conv.slots["kind"] == "holiday_camp" and "per Natale" in r.text
     assert all(KB.service(s).kind == "holiday_camp" for s in r.meta["service_ids"])
+
+
+def test_the_project_alone_is_answered_not_asked_about(conv):
+    r = conv.say(
+        "aiuto", "ask_project_info", confidence=0.5, ranking=[("ask_project_info", 0.5), ("privacy", 0.2)]
+    )
+    assert r.meta["topic"] == "project_info" and r.meta["clarify"] == [] and "Posso aiutarti" in r.text
