@@ -262,7 +262,7 @@ def parse_period(kb: KnowledgeBase, text: str, entities: list[dict[str, Any]], t
     for name, month in MONTHS.items():
         if has_word(words, [name]):
             start, end = next_month_range(month, today)
-            return Period(f"a {name}", start, end)
+            return Period(f"{'ad' if name.startswith('a') else 'a'} {name}", start, end)
     for word, kind in HOLIDAY_WORDS.items():
         if has_word(words, [word]):
             closures = [c for c in kb.closures if c.kind == kind and c.end >= today]

@@ -289,10 +289,21 @@ def list_answer(kb: KnowledgeBase, req: Request) -> Answer:
             events=events + [SlotSet("service_ids", []), SlotSet("results", []), SlotSet("shown", 0)],
         )
     if req.attribute in ATTRIBUTE_LINES:
-        head = f"{what[:1].upper()}{what[1:]} {where_}"
+        head = f"{what[:1].upper()}{what[1:]} {filters_label(kb, req, relaxed)}"
         note = f"Non ho trovato {what} {' e '.join(relaxed)}. " if relaxed else ""
         return attribute_answer(kb, req, services, head=head, events=events, note=note)
     return page_answer(kb, req, services, 0, relaxed, events)
+
+
+def filters_label(kb: KnowledgeBase, req: Request, relaxed: list[str]) -> str:
+    """'a Magenta e nel Magentino, per 8 anni a luglio': the filters a search used."""
+    filters = [place_label(kb, req)]
+    if req.age is not None and not any("anni" in r for r in relaxed) and set(req.kinds) & AGE_KINDS:
+        filters.append(f"per {int(req.age)} anni")
+    label = ", ".join(filters)
+    if req.period is not None and not any(req.period.label in r for r in relaxed):
+        label += " " + req.period.label
+    return label
 
 
 def page_answer(
@@ -300,12 +311,7 @@ def page_answer(
 ) -> Answer:
     page = services[start : start + PAGE]
     what = kind_label(kb, req.topic, req.kinds)
-    filters = [place_label(kb, req)]
-    if req.age is not None and not any("anni" in r for r in relaxed) and set(req.kinds) & AGE_KINDS:
-        filters.append(f"per {int(req.age)} anni")
-    filters = [", ".join(filters)]
-    if req.period is not None and not any(req.period.label in r for r in relaxed):
-        filters.append(req.period.label)
+    filters = [filters_label(kb, req, relaxed)]
     if start:
         head = f"Altri {what} {' '.join(filters)}:"
     elif relaxed:
