@@ -212,9 +212,7 @@ def read_request(kb: KnowledgeBase, tracker: Any, today: date | None = None) -> 
 
     # what is asked: the intent, else the words; a follow-up or a reply to a question keeps it
     req.attribute = ATTRIBUTE_INTENTS.get(intent or "") or detect_attribute(text)
-    if req.attribute is None and (
-        req.follow_up or intent == "inform" or (intent == "choose_topic" and after_clarify)
-    ):
+    if req.attribute is None and (req.follow_up or intent == "inform" or after_clarify):
         req.attribute = tracker.get_slot("attribute")
 
     comune, territory, territories = parse_place(kb, text, entities)

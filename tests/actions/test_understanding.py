@@ -313,3 +313,16 @@ def test_the_project_alone_is_answered_not_asked_about(conv):
         "aiuto", "ask_project_info", confidence=0.5, ranking=[("ask_project_info", 0.5), ("privacy", 0.2)]
     )
     assert r.meta["topic"] == "project_info" and r.meta["clarify"] == [] and "Posso aiutarti" in r.text
+
+
+def test_a_typed_reply_to_the_question_answers_the_first_message(conv):
+    r = conv.say(
+        "quanto si paga a Corbetta per mia figlia di 8 anni?",
+        "ask_nursery",
+        confidence=0.4,
+        ranking=[("ask_nursery", 0.4), ("ask_summer_camp", 0.35)],
+    )
+    assert r.meta["clarify"] == ["evening_nursery", "school_closure"]
+    r2 = conv.say("il centro estivo", "ask_summer_camp")
+    assert r2.meta["topic"] == "school_closure" and r2.meta["comune"] == "Corbetta"
+    assert "cre-corbetta-estate-2027" in r2.meta["service_ids"] and "quanto cost" in r2.text.lower()
