@@ -143,7 +143,12 @@ def ask_or_none(req: Request, tracker: Any, *, fallback: bool = False) -> Answer
     if not fallback and not req.topic_from_message:  # a follow-up read from the slots
         return None
     found = candidates(req, ranking_of(tracker), fallback=fallback)
-    return clarification(req, found) if found else None
+    if not found:
+        return None
+    question = clarification(req, found)
+    if fallback:  # still a message not understood: two in a row offer a person (actions/handoff.py)
+        question.events.append(SlotSet("failures", float(tracker.get_slot("failures") or 0) + 1))
+    return question
 
 
 def settle_topic(req: Request, tracker: Any) -> None:

@@ -326,3 +326,10 @@ def test_a_typed_reply_to_the_question_answers_the_first_message(conv):
     r2 = conv.say("il centro estivo", "ask_summer_camp")
     assert r2.meta["topic"] == "school_closure" and r2.meta["comune"] == "Corbetta"
     assert "cre-corbetta-estate-2027" in r2.meta["service_ids"] and "quanto cost" in r2.text.lower()
+
+
+def test_a_question_under_nlu_fallback_still_counts_towards_offering_a_person(conv):
+    ranking = [("nlu_fallback", 0.3), ("ask_caregiver", 0.22), ("ask_time_saving", 0.18)]
+    conv.say("boh mio papà e le commissioni", "nlu_fallback", confidence=0.3, ranking=ranking)
+    r = conv.say("mah non so", "nlu_fallback", confidence=0.3, ranking=ranking)
+    assert r.meta["handoff"] is True and "persona" in r.text
