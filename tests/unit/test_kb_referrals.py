@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from kb_samples import TODAY, write_tree
 
-from knowledge import DEFAULT_DATA_DIR, Problem, check, load
+from knowledge import DEFAULT_DATA_DIR, KnowledgeHolder, Problem, check, load
 
 IDS = {
     "bonus_nido",
@@ -214,3 +214,12 @@ def test_problem_strings_keep_the_common_format(tree: Path) -> None:
     [problem] = check(tree, today=TODAY)
     assert isinstance(problem, Problem)
     assert str(problem).endswith("referrals.yml:10: referrals[isee].name: expected text, got the int 12")
+
+
+def test_the_holder_reloads_referrals_and_keeps_the_last_valid_ones(tree: Path) -> None:
+    holder = KnowledgeHolder(with_referrals(tree, GOOD), check_every=0)
+    assert len(holder.get().referrals) == 2
+    with_referrals(tree, GOOD.replace("  - id: isee\n", "  - id: isee\n    colour: red\n") + "  - {}\n")
+    assert len(holder.get().referrals) == 2  # broken: still the previous version
+    with_referrals(tree, GOOD.split("  - id: isee")[0])
+    assert [r.id for r in holder.get().referrals] == ["bonus_nido"]
