@@ -84,7 +84,7 @@ SOURCES = (
         ("it_twittiro-ud-train.conllu", "it_twittiro-ud-dev.conllu", "it_twittiro-ud-test.conllu"),
         "CC BY-SA 4.0 (LICENSE.txt)",
         "TWITTIRO-UD, Cignarella, Bosco, Rosso (2019), pseudonymised ironic Italian tweets; "
-        "links and @user placeholders removed",
+        "links, @user placeholders and hashtag signs removed",
         0,
     ),
     Source(
@@ -196,6 +196,7 @@ def read_source(mirror: Path, src: Source) -> list[str]:
 
 def clean(text: str) -> str:
     text = URL_OR_USER.sub(" ", text)
+    text = re.sub(r"(?<!\w)#(?=\w)", "", text)  # "#Renzi" -> "Renzi": a line never starts with "#"
     text = " ".join(text.replace("\u00a0", " ").split())
     return text.strip(" :-")
 
@@ -233,12 +234,12 @@ def keep(norm: str, town_re: re.Pattern[str], excluded: set[str]) -> bool:
 def header(kind: str, counts: dict[str, int]) -> str:
     lines = [
         f"# Concilia: general Italian sentences, all out of scope ({kind}).",
-        "# Built by nlu/negatives/build.py from the public data sets below (one sentence per line,",
-        "# as written, links and @user placeholders removed). Dropped: sentences that touch Concilia's",
-        "# scope (childcare, school, welfare, carers, leave, INPS, the towns...), greetings and yes/no,",
-        "# sentences of fewer than three words, any sentence equal to a training example or to an xSID",
-        f"# utterance. Shuffled with seed {SEED}; two thirds of each source went to nlu/negatives/train.txt",
-        "# (trained on), one third to tests/nlu/negatives_kept.txt (measuring only, never trained on).",
+        "# Built by nlu/negatives/build.py from the public data sets below, one sentence per line, as",
+        "# written (links, @user placeholders and hashtag signs removed). Dropped: sentences that touch",
+        "# Concilia's scope (childcare, school, welfare, carers, leave, INPS, the towns...), greetings and",
+        "# yes/no, sentences of fewer than three words, any sentence equal to a training example or to an",
+        f"# xSID utterance. Shuffled with seed {SEED}; two thirds of each source went to train.txt",
+        "# (nlu/negatives/, trained on), one third to tests/nlu/negatives_kept.txt (measuring only).",
         "#",
         "# Sources (address, licence, attribution, sentences in this file):",
     ]
