@@ -165,7 +165,9 @@ def _phrase_re(phrase: str) -> str:
 _ATTRIBUTE_RES = {
     attr: re.compile("|".join(_phrase_re(p) for p in phrases)) for attr, phrases in ATTRIBUTE_WORDS.items()
 }
-_NOT_ASKING_RE = re.compile("|".join(_phrase_re(p) for p in NOT_ASKING))
+# "lavoro fino alle 20" says when the person is busy, it does not ask an opening time
+NOT_ASKING_RES = (r"\b(?:lavor\w*|esco|stacco|finisco|rientro|torno|turn[oi])\b(?: \w+){0,3} fino alle\b",)
+_NOT_ASKING_RE = re.compile("|".join([_phrase_re(p) for p in NOT_ASKING] + list(NOT_ASKING_RES)))
 
 
 def asked_attributes(text: str) -> set[str]:

@@ -250,6 +250,23 @@ def detail_answer(kb: KnowledgeBase, s) -> Answer:
     )
 
 
+def relaxed_search(kb: KnowledgeBase, req: Request) -> tuple[list, list[str]]:
+    """The services that fit; when none, those that fit without the period, the age, or both, with
+    the filters dropped ("a luglio", "per 4 anni")."""
+    services = search(kb, req)
+    if services:
+        return services, []
+    period = [req.period.label] if req.period is not None else []
+    age = [f"per {int(req.age)} anni"] if req.age is not None else []
+    tries = [(False, True, period), (True, False, age), (False, False, period + age)]
+    for use_period, use_age, dropped in tries:
+        if dropped:
+            services = search(kb, req, use_age=use_age, use_period=use_period)
+            if services:
+                return services, dropped
+    return [], []
+
+
 def list_answer(kb: KnowledgeBase, req: Request) -> Answer:
     """The services that fit, asking once for the town (and the age where it matters)."""
     if not req.territories and "town" not in req.asked:
@@ -263,14 +280,7 @@ def list_answer(kb: KnowledgeBase, req: Request) -> Answer:
     ):
         return ask_age(kb, req)
 
-    services = search(kb, req)
-    relaxed = []
-    if not services and req.period is not None:
-        services = search(kb, req, use_period=False)
-        relaxed.append(req.period.label)
-    if not services and req.age is not None:
-        services = search(kb, req, use_age=False, use_period=not relaxed)
-        relaxed.append(f"per {int(req.age)} anni")
+    services, relaxed = relaxed_search(kb, req)
     what = kind_label(kb, req.topic, req.kinds)
     where_ = place_label(kb, req)
     events = _context_events(req) + [SlotSet("pending", None)]

@@ -333,3 +333,32 @@ def test_a_question_under_nlu_fallback_still_counts_towards_offering_a_person(co
     conv.say("boh mio papà e le commissioni", "nlu_fallback", confidence=0.3, ranking=ranking)
     r = conv.say("mah non so", "nlu_fallback", confidence=0.3, ranking=ranking)
     assert r.meta["handoff"] is True and "persona" in r.text
+
+
+def test_the_project_is_never_offered_in_a_question(conv):
+    ranking = [
+        ("nlu_fallback", 0.3),
+        ("ask_project_info", 0.23),
+        ("ask_caregiver", 0.15),
+        ("ask_nursery", 0.12),
+    ]
+    r = conv.say(
+        "mi serve aiuto con la nonna e anche con i bambini", "nlu_fallback", confidence=0.3, ranking=ranking
+    )
+    assert r.meta["clarify"] == ["caregiver_support", "evening_nursery"]
+
+
+def test_a_working_time_is_not_a_question_about_hours(conv):
+    r = conv.say(
+        "Buongiorno, sono una mamma di Abbiategrasso, lavoro fino alle 20 "
+        "e vorrei sapere quanto costa il nido serale",
+        "ask_nursery",
+    )
+    assert "Ecco quanto costa" in r.text and r.meta["comune"] == "Abbiategrasso"
+
+
+def test_only_the_filter_that_empties_the_search_is_dropped(conv):
+    conv.say("centri estivi a Magenta per la piccola di 4 anni", "ask_summer_camp")
+    r = conv.say("e a Corbetta?", "inform")
+    # nothing for 4-year-olds in Corbetta: the age is dropped, the summer is kept
+    assert r.text.startswith("Non ho trovato centri estivi per 4 anni, ma a Corbetta"), r.text
