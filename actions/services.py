@@ -288,7 +288,7 @@ def list_answer(kb: KnowledgeBase, req: Request) -> Answer:
         partner = kb.partner_for(req.topic, req.territory) if req.territory else None
         text = f"Non ho trovato {what} {where_}."
         if partner:
-            text += f" Puoi chiedere a {partner.name}: {contacts(partner.contacts)}."
+            text += f" Puoi chiedere {fmt.to_place(partner.name)}: {contacts(partner.contacts)}."
         return Answer(
             text=text,
             buttons=[

@@ -211,6 +211,9 @@ def test_carnival_then_easter_gives_the_easter_closure_dates(conv):
         assert r.meta["topic"] == "school_closure" and "comune" not in r.text.split("\n")[0]
         assert "Scuole chiuse per Pasqua" in r.text and "25 marzo" in r.text, r.text
         assert easter.name in r.text and "Carnevale" not in r.text.split("\n")[0]
+    r = conv.say("e a Magenta?", "inform", [ent("town", "Magenta")])
+    assert "Scuole chiuse per Pasqua" in r.text and "come a Magenta" in r.text
+    assert (r.meta["comune"], r.meta["territory"]) == ("Magenta", "magentino")
 
 
 def test_evening_nursery_then_saturday(conv):
