@@ -365,3 +365,30 @@ def test_only_the_filter_that_empties_the_search_is_dropped(conv):
     r = conv.say("e a Corbetta?", "inform")
     # nothing for 4-year-olds in Corbetta: the age is dropped, the summer is kept
     assert r.text.startswith("Non ho trovato centri estivi per 4 anni, ma a Corbetta"), r.text
+
+
+def test_topic_scores_merge_the_intents_of_a_topic():
+    ranking = [
+        {"name": "ask_nursery", "confidence": 0.4},
+        {"name": "ask_summer_camp", "confidence": 0.3},
+        {"name": "ask_holiday_camp", "confidence": 0.2},
+        {"name": "greet", "confidence": 0.1},
+    ]
+    scores = clarify.topic_scores(ranking)
+    assert [(t, round(s, 2), i) for t, s, i in scores] == [
+        ("school_closure", 0.5, "ask_summer_camp"),
+        ("evening_nursery", 0.4, "ask_nursery"),
+    ]
+
+
+def test_readers_of_places_and_follow_ups():
+    from actions.parsing import is_follow_up, named_place
+    from knowledge import normalise
+
+    assert named_place("Il progetto vale anche per chi abita a Milano?") == "Milano"
+    assert named_place("vale per chi vive a busto arsizio?") == "Busto Arsizio"
+    assert named_place("sono di Novara") == "Novara"
+    assert named_place("lavoro a turni e sono di fretta") is None
+    assert is_follow_up(normalise("e a Pasqua?")) and is_follow_up(normalise("invece a Magenta?"))
+    assert not is_follow_up(normalise("centri estivi a Magenta"))
+    assert not is_follow_up(normalise("e poi vorrei sapere se ci sono centri estivi a Magenta per luglio"))
