@@ -167,3 +167,17 @@ def test_a_missing_negatives_file_fails_training(tmp_path: Path) -> None:
     )
     with pytest.raises(FileNotFoundError):
         component.train(_training_data())
+
+
+def test_the_probability_reaches_the_trackers_latest_message(loaded: OutOfDomainClassifier) -> None:
+    """Rasa's processor stores the whole parse data in UserUttered; the actions read latest_message."""
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    parsed = loaded.process([_parsed("che tempo farà sabato a Roma? devo andare al mare")])[0]
+    data = parsed.as_dict(only_output_properties=True)
+    event = UserUttered(data["text"], data["intent"], [], data)
+    tracker = DialogueStateTracker.from_events("someone", [event])
+    latest = tracker.current_state()["latest_message"]
+    assert latest["out_of_domain"] == data["out_of_domain"]
+    assert latest["intent"]["name"] == "out_of_scope"
