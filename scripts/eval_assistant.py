@@ -348,6 +348,8 @@ async def evaluate(
     from rasa.core.agent import Agent
     from rasa.utils.endpoints import EndpointConfig
 
+    # the model's custom components (rasa_addons/) come from the checkout being measured
+    sys.path.insert(0, str(root))
     server = ActionServer(root, logdir / "eval-actions.log")
     try:
         server.wait()
