@@ -13,8 +13,9 @@ normalised text: no accents, lower case), trained in seconds:
 At inference it runs after DIET and before the FallbackClassifier. For a typed message (not a button
 payload, which starts with "/") it adds ``out_of_domain``: P(out of domain) to the parse data, and when
 P >= ``threshold`` it makes ``out_of_scope`` the intent, with confidence P, first in ``intent_ranking``
-and DIET's ranking after it. Messages of at most ``short_words`` words ("luogo?", "non ora", "grz")
-carry little evidence and are mostly replies and follow-ups: they need ``short_threshold``.
+and DIET's ranking after it (same order, confidences times 1 - P). Messages of at most ``short_words``
+words ("luogo?", "non ora", "grz") carry little evidence and are mostly replies and follow-ups: they
+need ``short_threshold``.
 
 Rasa's training cache only knows the pipeline's config and the training data, so the component adds
 the negatives file's SHA-256 to its fingerprint (``fingerprint_addon``): editing the file retrains it.
@@ -137,7 +138,7 @@ class OutOfDomainClassifier(GraphComponent):
     def get_default_config() -> dict[str, Any]:
         return {
             "negatives": "nlu/negatives/train.txt",  # relative to the directory Rasa is started in
-            "threshold": 0.6,
+            "threshold": 0.55,
             "out_of_scope_intent": "out_of_scope",
             # Messages of at most short_words words carry little evidence ("luogo?", "non ora"): most are
             # replies and follow-ups, so they need a higher probability.
@@ -234,7 +235,13 @@ class OutOfDomainClassifier(GraphComponent):
             message.set(OUT_OF_DOMAIN_KEY, p, add_to_output=True)
             if p >= self._threshold(message.get(TEXT)):
                 intent = {"name": oos, "confidence": p}
-                rest = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != oos]
+                # DIET's ranking follows, in its order, scaled by 1 - P: the ranking stays sorted, so the
+                # FallbackClassifier's ambiguity check does not turn the answer into nlu_fallback.
+                rest = [
+                    {**r, "confidence": r.get("confidence", 0.0) * (1.0 - p)}
+                    for r in message.get(INTENT_RANKING_KEY) or []
+                    if r.get("name") != oos
+                ]
                 message.set(INTENT, intent, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [intent, *rest], add_to_output=True)
         return messages

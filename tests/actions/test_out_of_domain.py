@@ -116,6 +116,9 @@ def test_a_clearly_out_of_domain_message_becomes_out_of_scope(loaded: OutOfDomai
     assert out["intent"] == {"name": "out_of_scope", "confidence": out["out_of_domain"]}
     names = [r["name"] for r in out["intent_ranking"]]
     assert names == ["out_of_scope", "ask_summer_camp", "ask_nursery"]  # DIET's ranking kept, once
+    confidences = [r["confidence"] for r in out["intent_ranking"]]
+    assert confidences == sorted(confidences, reverse=True)  # else FallbackClassifier sees ambiguity
+    assert confidences[1] == pytest.approx(0.62 * (1 - out["out_of_domain"]))
 
 
 def test_an_in_domain_message_is_left_alone(loaded: OutOfDomainClassifier) -> None:
