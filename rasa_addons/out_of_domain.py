@@ -98,8 +98,10 @@ class OutOfDomainModel:
 
     def probability(self, texts: list[str]) -> np.ndarray:
         norm = [normalise(t) for t in texts]
-        features = sp.hstack([self.word.transform(norm), self.char.transform(norm)]).tocsr()
-        return 1.0 / (1.0 + np.exp(-(features @ self.coef + self.bias)))
+        n_word = len(self.word.vocabulary_)  # the features are [word n-grams, character n-grams]
+        score = self.word.transform(norm) @ self.coef[:n_word]
+        score += self.char.transform(norm) @ self.coef[n_word:]
+        return 1.0 / (1.0 + np.exp(-(score + self.bias)))
 
     def save(self, folder: Path) -> None:
         np.savez_compressed(
