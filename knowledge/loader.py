@@ -9,7 +9,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from knowledge.model import KnowledgeBase, KnowledgeBaseInvalid
+from knowledge.model import KnowledgeBase
+from knowledge.records import KnowledgeBaseInvalid
 from knowledge.validate import analyse, resolve_dir, tree_files
 
 log = logging.getLogger("knowledge")

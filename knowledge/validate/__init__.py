@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from knowledge.model import Problem
+from knowledge.records import Problem
 from knowledge.validate import calendar, partners, services, territories, topics, welfare
 from knowledge.validate.context import Analysis, Context
 from knowledge.validate.fields import Source, parse_range

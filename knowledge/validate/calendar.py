@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from knowledge.model import Closure, SchoolYear
+from knowledge.records import Closure, SchoolYear
 from knowledge.validate.context import Context, name_of
 from knowledge.validate.fields import DASHED_ID, Source, describe
 from knowledge.yamlio import LineDict

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from knowledge.model import (
+from knowledge.records import (
     Closure,
     Partner,
     Problem,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Protocol
 
-from knowledge.model import Contacts, Hours, Severity
+from knowledge.records import Contacts, Hours, Severity
 from knowledge.yamlio import InvalidDate, LineDict, LineList
 
 DASHED_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")  # partners, services, closures

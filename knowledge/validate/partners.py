@@ -3,7 +3,7 @@ exactly one default partner."""
 
 from __future__ import annotations
 
-from knowledge.model import WEEKDAYS, Contacts, Hours, Partner
+from knowledge.records import WEEKDAYS, Contacts, Hours, Partner
 from knowledge.validate.context import Context, name_of
 from knowledge.validate.fields import DASHED_ID, Source, read_contacts
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from knowledge.model import WEEKDAYS, Ages, Contacts, Cost, Enrolment, Period, Schedule, Service
+from knowledge.records import WEEKDAYS, Ages, Contacts, Cost, Enrolment, Period, Schedule, Service
 from knowledge.text import normalise
 from knowledge.validate.context import Context, name_of
 from knowledge.validate.fields import DASHED_ID, Record, Source, read_contacts

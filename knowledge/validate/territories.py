@@ -3,7 +3,7 @@ naming one place only."""
 
 from __future__ import annotations
 
-from knowledge.model import Territory, Town
+from knowledge.records import Territory, Town
 from knowledge.text import normalise
 from knowledge.validate.context import Context, name_of
 from knowledge.validate.fields import SNAKE_ID, Record, Source

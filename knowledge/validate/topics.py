@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from knowledge.model import Kind, Topic
+from knowledge.records import Kind, Topic
 from knowledge.validate.context import Context, name_of
 from knowledge.validate.fields import SNAKE_ID, Source
 
