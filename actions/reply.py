@@ -11,6 +11,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from knowledge.contract import build_meta
+
 
 @dataclass
 class Answer:
@@ -49,7 +51,7 @@ def send(dispatcher: CollectingDispatcher, tracker: Tracker, answer: Answer) -> 
     failures = 0.0 if not answer.fallback else float(slot_value(events, tracker, "failures") or 0)
     if not any(isinstance(e, dict) and e.get("name") == "failures" for e in events):
         events.append(SlotSet("failures", failures))
-    meta = {
+    meta = build_meta({
         "intent": intent.get("name"),
         "confidence": intent.get("confidence"),
         "topic": answer.topic,
@@ -58,7 +60,7 @@ def send(dispatcher: CollectingDispatcher, tracker: Tracker, answer: Answer) -> 
         "service_ids": list(answer.service_ids),
         "handoff": answer.handoff,
         "fallback": answer.fallback,
-    }
+    })
     if answer.response:
         dispatcher.utter_message(
             response=answer.response, buttons=answer.buttons or None, json_message={"meta": meta}

@@ -7,7 +7,8 @@ error. The schema is the one in ``knowledge/README.md``.
 
 One module per data file (``territories``, ``topics``, ``partners``, ``services``, ``calendar``,
 ``welfare``), each a ``check(ctx, src)`` written with the shared field readers of ``fields``. To add
-a data file: name it in :data:`SINGLE_FILES` and call its check in :func:`_check_files`.
+a data file: name it in :data:`SINGLE_FILES` and call its check in :func:`_check_files` (or, for a
+file read on its own, call it in :func:`analyse` where the comment says).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def analyse(path: str | Path | None = None, today: date | None = None) -> Analys
     if tree is not None:
         _check_files(ctx, *tree)
     result = ctx.result
+    # checks of files read on their own go here, e.g. add_referrals(result) for referrals.yml
     result.problems.sort(key=lambda p: (p.severity != "error", p.file, p.line))
     return result
 

@@ -160,6 +160,8 @@ def test_every_meta_has_all_fields(conv):
         "service_ids",
         "handoff",
         "fallback",
+        "clarify",
+        "referral",
     }
 
 
