@@ -52,7 +52,9 @@ def _fits(name: str, value: Any) -> bool:
         return False  # True is an int in Python, not a confidence
     if not isinstance(value, types):
         return False
-    return name not in _TEXT_LISTS or all(isinstance(item, str) for item in value)
+    if name in _TEXT_LISTS:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return True
 
 
 def build_meta(fields: Mapping[str, Any]) -> dict[str, Any]:
