@@ -69,7 +69,7 @@ unit: $(VENV)/.installed
 	@PYTHONPATH=$(CURDIR) $(GW_PY) -m pytest -q -p no:cacheprovider tests/unit
 
 lint: $(VENV)/.installed
-	@$(VENV)/bin/ruff check bot knowledge actions rasa_addons tests bench scripts
+	@$(VENV)/bin/ruff check bot knowledge actions rasa_addons harness tests bench scripts
 	@$(GW_PY) -m mypy knowledge
 	@$(GW_PY) -m mypy --python-version 3.10 knowledge
 
