@@ -31,7 +31,9 @@ $(VENV)/.installed: pyproject.toml
 	@$(GW_PY) -m pip install --disable-pip-version-check --progress-bar on -q -e '.[gateway,dev]'
 	@touch $@
 
-$(RASA_VENV)/.installed: requirements-rasa.txt
+# Where no Python 3.10 is found, scripts/find-python.sh says which ways work; `make setup PYTHON310=uv`
+# (or CONCILIA_USE_UV=1) installs it with uv, which needs the gateway environment first.
+$(RASA_VENV)/.installed: requirements-rasa.txt | $(VENV)/.installed
 	@echo "==> Rasa environment (Python 3.10) in $(RASA_VENV): the first time this takes a few minutes"
 	@py=$$(scripts/find-python.sh rasa) && { [ -x $(RASA_PY) ] || $$py -m venv $(RASA_VENV); }
 	@$(RASA_PY) -m pip install --disable-pip-version-check --progress-bar on -q -r requirements-rasa.txt
