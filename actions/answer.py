@@ -18,8 +18,10 @@ from actions import (
     school_closure,
     time_policies,
 )
+from actions.clarify import ask_or_none, settle_topic
 from actions.context import Request, read_request
 from actions.kb import knowledge
+from actions.referrals import exclusive_referral
 from actions.reply import Answer, send
 from actions.services import attribute_answer, detail_answer, page_answer, place_label
 from knowledge import KnowledgeBase
@@ -52,6 +54,7 @@ def decide(kb: KnowledgeBase, req: Request) -> Answer:
         and not req.topic_from_message
         and not req.place_from_message
         and not req.age_from_message
+        and not req.period_from_message
     ):
         services = [s for s in (kb.service(i) for i in req.previous_service_ids) if s is not None]
         if services:
@@ -70,6 +73,8 @@ def decide(kb: KnowledgeBase, req: Request) -> Answer:
             SlotSet("comune", req.comune),
             SlotSet("territory", req.territory),
             SlotSet("age", req.age),
+            SlotSet("period", req.period.encode() if req.period else None),
+            SlotSet("attribute", req.attribute),
             SlotSet("pending", "topic"),
         ],
     )
@@ -93,5 +98,12 @@ class ActionAnswer(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[Any]:
         kb = knowledge()
+        referral = exclusive_referral(kb, tracker)
+        if referral is not None:  # "il bonus nido vale per il nido serale?" is for INPS
+            return send(dispatcher, tracker, referral)
         req = read_request(kb, tracker)
+        question = ask_or_none(req, tracker)
+        if question is not None:
+            return send(dispatcher, tracker, question)
+        settle_topic(req, tracker)
         return send(dispatcher, tracker, decide(kb, req))

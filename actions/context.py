@@ -6,11 +6,25 @@ costa?" after a list of summer camps). Towns are resolved fuzzily against the kn
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
+from actions.parsing import (  # noqa: F401  (re-exported: the readers used to live here)
+    EVENING_WORDS,
+    SATURDAY_WORDS,
+    KeywordHit,
+    Period,
+    detect_attribute,
+    detect_kinds,
+    first_topic,
+    has_word,
+    is_follow_up,
+    keyword_hits,
+    parse_age,
+    parse_period,
+    parse_place,
+)
 from knowledge import KnowledgeBase, normalise
 
 # intent -> (topic, kinds). Pseudo-kinds name answers that are not lists of services.
@@ -63,79 +77,9 @@ SERVICE_KINDS = {
 # Kinds where the child's age changes which services fit.
 AGE_KINDS = {"summer_camp", "holiday_camp", "after_school", "pre_post_school"}
 
-MONTHS = {
-    "gennaio": 1,
-    "febbraio": 2,
-    "marzo": 3,
-    "aprile": 4,
-    "maggio": 5,
-    "giugno": 6,
-    "luglio": 7,
-    "agosto": 8,
-    "settembre": 9,
-    "ottobre": 10,
-    "novembre": 11,
-    "dicembre": 12,
-}
-# period words -> closure kind in the school calendar
-HOLIDAY_WORDS = {
-    "natale": "christmas",
-    "natalizie": "christmas",
-    "natalizio": "christmas",
-    "capodanno": "christmas",
-    "pasqua": "easter",
-    "pasquali": "easter",
-    "pasquale": "easter",
-    "carnevale": "carnival",
-    "ponte": "bridge",
-    "ponti": "bridge",
-}
-SUMMER_WORDS = ("estate", "estivo", "estivi", "estiva", "estive")
-
-NUMBER_WORDS = {
-    "un": 1,
-    "uno": 1,
-    "una": 1,
-    "due": 2,
-    "tre": 3,
-    "quattro": 4,
-    "cinque": 5,
-    "sei": 6,
-    "sette": 7,
-    "otto": 8,
-    "nove": 9,
-    "dieci": 10,
-    "undici": 11,
-    "dodici": 12,
-    "tredici": 13,
-    "quattordici": 14,
-}
-AGE_RE = re.compile(r"\b(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")\s*(anni|anno|mesi|mese)\b")
-
-# Words for the five kinds of nursery opening, refining the ask_nursery intent.
-EVENING_WORDS = ("sera", "serale", "serali", "sere", "cena", "tardi", "notte")
-SATURDAY_WORDS = ("sabato", "sabati", "weekend", "fine settimana")
-
-
-@dataclass(frozen=True)
-class Period:
-    label: str
-    start: date
-    end: date
-    closure_kind: str | None = None  # christmas, easter, carnival, bridge, summer
-
-    def encode(self) -> str:
-        return f"{self.label}|{self.start.isoformat()}|{self.end.isoformat()}|{self.closure_kind or ''}"
-
-    @classmethod
-    def decode(cls, value: str | None) -> Period | None:
-        if not value:
-            return None
-        try:
-            label, start, end, kind = value.split("|")
-            return cls(label, date.fromisoformat(start), date.fromisoformat(end), kind or None)
-        except ValueError:
-            return None
+# Intents of a school_closure kind, to offer that kind when its keywords were read.
+KIND_INTENTS = {kinds[0]: intent for intent, (_, kinds) in INTENT_TOPICS.items() if len(kinds) == 1}
+SMALL_TALK = ("greet", "thanks", "goodbye")
 
 
 @dataclass
@@ -143,6 +87,7 @@ class Request:
     intent: str | None
     confidence: float | None
     text: str
+    raw_text: str = ""
     topic: str | None = None
     kinds: tuple[str, ...] = ()
     attribute: str | None = None
@@ -155,107 +100,61 @@ class Request:
     topic_from_message: bool = False
     place_from_message: bool = False
     age_from_message: bool = False
+    period_from_message: bool = False
+    follow_up: bool = False  # a short "e a Pasqua?" continuing the question before
+    keyword_hits: tuple[KeywordHit, ...] = ()  # kinds named by keywords of the message (topics.yml)
     previous_service_ids: list[str] = field(default_factory=list)
     results: list[str] = field(default_factory=list)
     pending: str | None = None
     asked: list[str] = field(default_factory=list)
     shown: int = 0
 
+    @property
+    def keyword_kinds(self) -> tuple[str, ...]:
+        """Kinds named by keywords that do not only name a period."""
+        return tuple(h.kind for h in self.keyword_hits if h.strong)
 
-def has_word(text: str, words: tuple[str, ...] | list[str]) -> bool:
-    padded = f" {text} "
-    return any(f" {w} " in padded for w in words)
-
-
-def detect_kinds(kb: KnowledgeBase, text: str) -> tuple[str | None, tuple[str, ...]]:
-    """Topic and kinds named by keywords in the text (normalised), or (None, ())."""
-    found: list[tuple[str, str]] = []
-    for topic in kb.topics.values():
-        for kind in topic.kinds.values():
-            if has_word(text, [normalise(k) for k in kind.keywords]):
-                found.append((topic.id, kind.id))
-    if not found:
-        return None, ()
-    topic = found[0][0]
-    return topic, tuple(k for t, k in found if t == topic)
+    @property
+    def keyword_topics(self) -> set[str]:
+        return {h.topic for h in self.keyword_hits if h.strong}
 
 
-def parse_age(text: str, entities: list[dict[str, Any]]) -> float | None:
-    for ent in entities:
-        if ent.get("entity") == "age":
-            try:
-                value = float(str(ent.get("value")).strip())
-            except ValueError:
-                continue
-            if 0 <= value <= 17:
-                return value
-    m = AGE_RE.search(text)
-    if not m:
-        return None
-    raw, unit = m.groups()
-    n = int(raw) if raw.isdigit() else NUMBER_WORDS[raw]
-    years = n // 12 if unit.startswith("mes") else n
-    return float(years) if 0 <= years <= 17 else None
+def refine_kinds(intent: str, text: str, kinds: tuple[str, ...], hits: list[KeywordHit]) -> tuple[str, ...]:
+    """The intent's kinds, narrowed or corrected by what the words say.
+
+    "il nido è aperto il sabato?" is a Saturday nursery; "cerco dopo scuola a Cuggiono" is after-school
+    even when the model says school calendar, because a service is named and the calendar is not. The
+    intent's kind stays when any of its keywords is there, even one naming only a period ("natale")."""
+    if intent == "ask_nursery":
+        evening, saturday = has_word(text, EVENING_WORDS), has_word(text, SATURDAY_WORDS)
+        if evening != saturday:
+            return ("evening_nursery",) if evening else ("saturday_nursery",)
+        return kinds
+    topic = INTENT_TOPICS[intent][0]
+    named = tuple(h.kind for h in hits if h.topic == topic and h.strong)
+    if topic == "school_closure" and named and not {h.kind for h in hits} & set(kinds):
+        return named
+    return kinds
 
 
-def next_month_range(month: int, today: date) -> tuple[date, date]:
-    year = today.year if month >= today.month else today.year + 1
-    start = date(year, month, 1)
-    end = (date(year + (month == 12), month % 12 + 1, 1)) - timedelta(days=1)
-    return start, end
-
-
-def parse_period(kb: KnowledgeBase, text: str, entities: list[dict[str, Any]], today: date) -> Period | None:
-    words = " ".join(
-        [text] + [normalise(str(e.get("value", ""))) for e in entities if e.get("entity") == "period"]
-    )
-    for name, month in MONTHS.items():
-        if has_word(words, [name]):
-            start, end = next_month_range(month, today)
-            return Period(f"a {name}", start, end)
-    for word, kind in HOLIDAY_WORDS.items():
-        if has_word(words, [word]):
-            closures = [c for c in kb.closures if c.kind == kind and c.end >= today]
-            if closures:
-                first = min(closures, key=lambda c: c.start)
-                last = max(
-                    (c for c in closures if c.start <= first.start + timedelta(days=20)), key=lambda c: c.end
-                )
-                return Period(
-                    f"per {word.capitalize() if kind != 'bridge' else 'i ponti'}", first.start, last.end, kind
-                )
-    if has_word(words, list(SUMMER_WORDS)):
-        year = kb.school_year.end.year
-        return Period("in estate", kb.school_year.end + timedelta(days=1), date(year, 9, 11), "summer")
-    return None
-
-
-def parse_place(kb: KnowledgeBase, text: str, entities: list[dict[str, Any]]):
-    """(comune, territory, territories) named in the message, or Nones.
-
-    The knowledge base's own finder reads the whole message first (it knows typos, short forms and
-    which town names are also ordinary words); the model's entities are the fallback."""
-    place = kb.find_place(text) if text else None
-    if place is not None:
-        if place.town is not None:
-            return place.town.name, place.town.territory, (place.town.territory,)
-        territories = tuple(place.territories) or ((place.territory,) if place.territory else ())
-        return None, place.territory, territories
-    for ent in entities:
-        if ent.get("entity") == "town":
-            town = kb.resolve_town(str(ent.get("value", "")))
-            if town is not None:
-                return town.name, town.territory, (town.territory,)
-        if ent.get("entity") == "territory":
-            place = kb.find_place(str(ent.get("value", "")))
-            if place is not None and (place.territory or place.territories):
-                territories = tuple(place.territories) or (place.territory,)
-                return None, place.territory, territories
-    return None, None, ()
+def chosen_kinds(value: str, remembered: list[str]) -> tuple[str | None, tuple[str, ...]]:
+    """A menu or clarification button: its topic and kinds, with the kinds the first message named."""
+    value = TOPIC_INTENTS.get(value, value)
+    if value in INTENT_TOPICS:
+        topic, kinds = INTENT_TOPICS[value]
+        named = tuple(k for k in remembered if k in kinds)
+        return topic, named or kinds
+    if value == "school_closure":  # a sub-menu: which service while schools are closed
+        return "school_closure", ()
+    return None, ()
 
 
 def read_request(kb: KnowledgeBase, tracker: Any, today: date | None = None) -> Request:
-    """Combine the latest message with the remembered slots."""
+    """Combine the latest message with the remembered slots.
+
+    A follow-up keeps the kind of question and changes only what the person changed: "e a Pasqua?"
+    after the Carnival closures gives the Easter closures, "e a Magenta?" the same question in Magenta.
+    """
     today = today or date.today()
     latest = tracker.latest_message or {}
     intent_info = latest.get("intent") or {}
@@ -263,10 +162,11 @@ def read_request(kb: KnowledgeBase, tracker: Any, today: date | None = None) -> 
     confidence = intent_info.get("confidence")
     raw_text = latest.get("text") or ""
     # Button payloads ("/show_service{...}") carry no words to read.
-    text = "" if raw_text.startswith("/") else normalise(raw_text)
+    raw_text = "" if raw_text.startswith("/") else raw_text
+    text = normalise(raw_text)
     entities = latest.get("entities") or []
 
-    req = Request(intent=intent, confidence=confidence, text=text)
+    req = Request(intent=intent, confidence=confidence, text=text, raw_text=raw_text)
     req.previous_service_ids = list(tracker.get_slot("service_ids") or [])
     req.results = list(tracker.get_slot("results") or [])
     req.pending = tracker.get_slot("pending")
@@ -275,35 +175,45 @@ def read_request(kb: KnowledgeBase, tracker: Any, today: date | None = None) -> 
     for ent in entities:
         if ent.get("entity") == "service_id":
             req.service_id = str(ent.get("value"))
+    slot_topic = tracker.get_slot("topic")
+    slot_kinds = tracker.get_slot("kind")
+    after_clarify = req.pending == "clarify"
 
-    # topic and kinds: from the intent, refined or replaced by keywords in the text
-    kw_topic, kw_kinds = detect_kinds(kb, text)
-    if intent in INTENT_TOPICS:
-        req.topic, req.kinds = INTENT_TOPICS[intent]
-        if intent == "ask_nursery":
-            evening, saturday = has_word(text, EVENING_WORDS), has_word(text, SATURDAY_WORDS)
-            if evening != saturday:
-                req.kinds = ("evening_nursery",) if evening else ("saturday_nursery",)
-        req.topic_from_message = True
-    elif kw_topic is not None and intent not in ("greet", "thanks", "goodbye"):
-        req.topic, req.kinds = kw_topic, kw_kinds
-        req.topic_from_message = True
-    elif intent == "choose_topic":
+    # topic and kinds: from the intent, refined or replaced by keywords in the text. Keywords that only
+    # name a period ("pasqua", "vacanze di natale") do not change a topic already under discussion.
+    hits = keyword_hits(kb, text)
+    strong = [h for h in hits if h.strong]
+    req.keyword_hits = tuple(hits)
+    req.follow_up = bool(slot_topic) and is_follow_up(text)
+    strong_topic, strong_kinds = first_topic(strong)
+    any_topic, any_kinds = first_topic(hits)
+    if intent == "choose_topic":
         for ent in entities:
-            value = str(ent.get("value")) if ent.get("entity") == "topic" else ""
-            value = TOPIC_INTENTS.get(value, value)
-            if value in INTENT_TOPICS:
-                req.topic, req.kinds = INTENT_TOPICS[value]
-                req.topic_from_message = True
-            elif value == "school_closure":  # a sub-menu: which service while schools are closed
-                req.topic, req.kinds = "school_closure", ()
-                req.topic_from_message = True
+            if ent.get("entity") == "topic":
+                remembered = list(tracker.get_slot("clarify_kinds") or []) if after_clarify else []
+                topic, kinds = chosen_kinds(str(ent.get("value")), remembered)
+                if topic is not None:
+                    req.topic, req.kinds, req.topic_from_message = topic, kinds, True
+    elif intent in INTENT_TOPICS and not (req.follow_up and not strong):
+        req.topic, req.kinds = INTENT_TOPICS[intent]
+        req.kinds = refine_kinds(intent, text, req.kinds, hits)
+        req.topic_from_message = True
+    elif intent in SMALL_TALK:
+        pass
+    elif strong_topic is not None:
+        req.topic, req.kinds = strong_topic, strong_kinds
+        req.topic_from_message = True
+    elif any_topic is not None and not slot_topic:
+        req.topic, req.kinds = any_topic, any_kinds
+        req.topic_from_message = True
     if not req.topic_from_message:
-        req.topic = tracker.get_slot("topic")
-        kinds = tracker.get_slot("kind")
-        req.kinds = tuple(kinds.split(",")) if kinds else ()
+        req.topic = slot_topic
+        req.kinds = tuple(slot_kinds.split(",")) if slot_kinds else ()
 
-    req.attribute = ATTRIBUTE_INTENTS.get(intent or "")
+    # what is asked: the intent, else the words; a follow-up or a reply to a question keeps it
+    req.attribute = ATTRIBUTE_INTENTS.get(intent or "") or detect_attribute(text)
+    if req.attribute is None and (req.follow_up or intent == "inform" or after_clarify):
+        req.attribute = tracker.get_slot("attribute")
 
     comune, territory, territories = parse_place(kb, text, entities)
     if territory or territories:
@@ -322,7 +232,22 @@ def read_request(kb: KnowledgeBase, tracker: Any, today: date | None = None) -> 
 
     period = parse_period(kb, text, entities, today)
     if period is not None:
-        req.period = period
-    elif not req.topic_from_message or req.topic == tracker.get_slot("topic"):
+        req.period, req.period_from_message = period, True
+        if not req.topic_from_message:
+            req.kinds = season_kinds(req.kinds, period)
+    elif (
+        not req.topic_from_message
+        or req.topic == slot_topic
+        or req.pending in ("clarify", "topic")  # the choice answers the first message: keep its period
+    ):
         req.period = Period.decode(tracker.get_slot("period"))
     return req
+
+
+def season_kinds(kinds: tuple[str, ...], period: Period) -> tuple[str, ...]:
+    """Summer camps asked again "e a Natale?" are the camps of the Christmas holidays, and back."""
+    if kinds == ("summer_camp",) and period.closure_kind not in (None, "summer"):
+        return ("holiday_camp",)
+    if kinds == ("holiday_camp",) and (period.closure_kind == "summer" or period.start.month in (6, 7, 8)):
+        return ("summer_camp",)
+    return kinds

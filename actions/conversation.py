@@ -3,16 +3,24 @@ out-of-scope requests and messages not understood."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.clarify import ask_or_none
 from actions.context import read_request
-from actions.handoff import human_answer, misunderstood
+from actions.handoff import asks_for_a_number, human_answer, misunderstood, number_answer
 from actions.kb import knowledge
+from actions.privacy import privacy_answer
 from actions.project_info import menu_buttons
+from actions.referrals import (
+    exclusive_referral,
+    message_text,
+    names_an_office,
+    offices_answer,
+    referral_for,
+)
 from actions.reply import Answer, send
 
 SHORT_CAN_DO = (
@@ -43,14 +51,7 @@ class ActionPrivacy(Action):
         return "action_privacy"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[Any]:
-        days = os.environ.get("RETENTION_DAYS", "180")
-        text = (
-            "Conservo i tuoi messaggi solo per risponderti, e dopo "
-            f"{days} giorni cancello i testi. Non ti chiedo documenti né il cognome. "
-            "Le conversazioni passate a un operatore le vede solo l'ente che gestisce il servizio. "
-            "Con il comando /cancella elimini subito tutto quello che ti riguarda."
-        )
-        return send(dispatcher, tracker, Answer(text=text))
+        return send(dispatcher, tracker, privacy_answer(message_text(tracker)))
 
 
 class ActionRequestHuman(Action):
@@ -59,7 +60,13 @@ class ActionRequestHuman(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[Any]:
         kb = knowledge()
-        return send(dispatcher, tracker, human_answer(kb, read_request(kb, tracker)))
+        text = message_text(tracker)
+        if names_an_office(text):  # "mi passi il numero dell'inps?" is not for the alliance's operators
+            return send(dispatcher, tracker, referral_for(kb, text) or offices_answer())
+        req = read_request(kb, tracker)
+        if asks_for_a_number(req.text):  # "datemi un numero": the contacts, and a person offered
+            return send(dispatcher, tracker, number_answer(kb, req))
+        return send(dispatcher, tracker, human_answer(kb, req))
 
 
 class ActionOutOfScope(Action):
@@ -68,6 +75,9 @@ class ActionOutOfScope(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[Any]:
         kb = knowledge()
+        referral = referral_for(kb, message_text(tracker))  # another office's business: say which
+        if referral is not None:
+            return send(dispatcher, tracker, referral)
         text = "Mi dispiace, non è una cosa su cui posso aiutarti. " + SHORT_CAN_DO
         failures = float(tracker.get_slot("failures") or 0)
         return send(
@@ -85,7 +95,15 @@ class ActionNotUnderstood(Action):
             "Scusa, non ho capito bene. Prova con altre parole, per esempio: "
             "«centri estivi a Magenta per luglio» o «nido aperto il sabato ad Abbiategrasso»."
         )
+        referral = exclusive_referral(kb, tracker)
+        if referral is not None:
+            return send(dispatcher, tracker, referral)
+        req = read_request(kb, tracker)
+        question = ask_or_none(req, tracker, fallback=True)  # two plausible topics: ask which one
+        if question is not None:
+            return send(dispatcher, tracker, question)
+        referral = referral_for(kb, message_text(tracker))
+        if referral is not None:
+            return send(dispatcher, tracker, referral)
         failures = float(tracker.get_slot("failures") or 0)
-        return send(
-            dispatcher, tracker, misunderstood(read_request(kb, tracker), failures, text, menu_buttons())
-        )
+        return send(dispatcher, tracker, misunderstood(req, failures, text, menu_buttons()))

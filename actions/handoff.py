@@ -52,6 +52,40 @@ def human_answer(kb: KnowledgeBase, req: Request) -> Answer:
     )
 
 
+# "datemi un numero" wants the contacts, not a ticket; "mi richiamate al mio numero?" wants a callback.
+NUMBER_WORDS = ("numero", "telefono", "cellulare", "contatti", "mail", "email", "number", "phone")
+CALLBACK_WORDS = (
+    "richiamate", "richiamatemi", "richiamami", "richiamarmi", "chiamatemi", "chiamami", "chiamarmi",
+    "mi chiamate", "fatemi chiamare", "call me", "call back",
+)  # fmt: skip
+
+
+def asks_for_a_number(text: str) -> bool:
+    """The message (normalised) asks for a number or an address to contact, not to be called back."""
+    padded = f" {text} "
+    wants_number = any(f" {w} " in padded for w in NUMBER_WORDS)
+    return wants_number and not any(f" {w} " in padded for w in CALLBACK_WORDS)
+
+
+def number_answer(kb: KnowledgeBase, req: Request) -> Answer:
+    """The partner's contacts, with a person offered in the chat. ``handoff`` and ``fallback`` both true:
+    a person is offered, not yet requested, so the gateway shows these contacts instead of a ticket."""
+    partner = partner_for(kb, req)
+    text = f"Puoi scrivere o telefonare a {partner.name}: {contacts(partner.contacts)}."
+    hours = office_hours(partner)
+    if hours:
+        text += f" Risponde {hours}."
+    text += " Se preferisci, ti metto in contatto io con un operatore qui in chat."
+    return Answer(
+        text=text,
+        buttons=[button("Sì, con un operatore", "request_human")],
+        topic=req.topic,
+        handoff=True,
+        fallback=True,
+        events=[SlotSet("pending", "handoff_offer"), SlotSet("failures", 0.0)],
+    )
+
+
 def misunderstood(req: Request, failures: float, text: str, buttons: list[dict[str, str]]) -> Answer:
     """A reply for a message not understood or out of scope; offers a person after OFFER_AFTER in a row."""
     failures += 1

@@ -5,9 +5,11 @@ from __future__ import annotations
 from rasa_sdk.events import SlotSet
 
 from actions.context import Request
+from actions.parsing import has_word, named_place
 from actions.reply import Answer, button
 from actions.services import contacts
 from knowledge import KnowledgeBase
+from knowledge import italian as fmt
 
 TOPIC = "project_info"
 
@@ -33,9 +35,43 @@ def menu_buttons() -> list[dict[str, str]]:
     ]
 
 
+# "Il progetto vale anche per chi abita a …?", "quali comuni coprite?"
+COVERAGE_WORDS = (
+    "vale anche", "vale per", "anche per chi", "per chi abita", "per chi vive", "abito", "abita", "abitiamo",
+    "vivo", "residente", "residenti", "copre", "coprite", "coperto", "coperta", "rientra", "rientro",
+    "fa parte", "quali comuni", "che comuni", "quali paesi", "che zona", "quale zona", "dove operate",
+    "dove siete", "zone",
+)
+
+
+def ambiti(kb: KnowledgeBase) -> str:
+    return fmt.join_and([t.name for t in kb.territories.values()])
+
+
+def coverage_line(kb: KnowledgeBase, req: Request) -> str:
+    """Yes, with the ambito, for a town or ambito the message names; for any other place named, or
+    a question about where the project works, the four ambiti it covers."""
+    territory = kb.territories.get(req.territory or "") if req.place_from_message else None
+    if territory is not None and req.comune:
+        return f"Sì, il progetto vale anche {fmt.to_place(req.comune)}, che è {fmt.in_area(territory.name)}."
+    if territory is not None:
+        of_area = fmt.in_area(territory.name).replace("nel", "del", 1)
+        return f"Sì, il progetto vale in tutti i comuni {of_area}."
+    n = len(kb.territories)
+    covered = f"Il progetto vale per chi vive o lavora nei comuni di {n} ambiti: {ambiti(kb)}."
+    place = named_place(req.raw_text) if req.raw_text else None
+    if place is not None and not req.place_from_message:
+        return f"No, {place} non è tra i comuni dell'Alleanza. {covered}"
+    if has_word(req.text, COVERAGE_WORDS):
+        return covered
+    return ""
+
+
 def answer(kb: KnowledgeBase, req: Request) -> Answer:
     infos = [s for s in kb.services if s.topic == TOPIC]
-    parts = [s.description or s.title for s in infos[:1]]
+    coverage = coverage_line(kb, req)
+    parts = [coverage] if coverage else []
+    parts += [s.description or s.title for s in infos[:1]]
     ids = [s.id for s in infos[:1]]
     if req.territory and req.territory in kb.territories:
         territory = kb.territories[req.territory]

@@ -11,6 +11,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.kb import knowledge
+from actions.parsing import parse_place
+from knowledge import normalise
 from knowledge.contract import build_meta
 
 
@@ -24,6 +27,8 @@ class Answer:
     fallback: bool = False
     events: list[Any] = field(default_factory=list)
     response: str | None = None  # a response of the domain (small talk) instead of `text`
+    clarify: list[str] = field(default_factory=list)  # candidate topics of a clarifying question
+    referral: str | None = None  # id of a referral to another office (knowledge/data/referrals.yml)
 
 
 def button(title: str, intent: str, **entities: Any) -> dict[str, str]:
@@ -43,6 +48,25 @@ def slot_value(events: list[Any], tracker: Tracker, name: str) -> Any:
     return value
 
 
+def _sets(events: list[Any], name: str) -> bool:
+    return any(isinstance(e, dict) and e.get("event") == "slot" and e.get("name") == name for e in events)
+
+
+def place_events(tracker: Tracker, events: list[Any]) -> list[dict[str, Any]]:
+    """A town or ambito named in the message is remembered and shown in meta, whatever the intent
+    (project information, a request for a person, privacy, small talk), unless the action set it."""
+    if _sets(events, "comune") or _sets(events, "territory"):
+        return []
+    latest = tracker.latest_message or {}
+    text = latest.get("text") or ""
+    if text.startswith("/"):
+        return []
+    comune, territory, _ = parse_place(knowledge(), normalise(text), latest.get("entities") or [])
+    if territory is None:
+        return []
+    return [SlotSet("comune", comune), SlotSet("territory", territory)]
+
+
 def send(dispatcher: CollectingDispatcher, tracker: Tracker, answer: Answer) -> list[dict[str, Any]]:
     """Utter the answer with its meta payload and return the slot events to apply."""
     latest = tracker.latest_message or {}
@@ -51,6 +75,9 @@ def send(dispatcher: CollectingDispatcher, tracker: Tracker, answer: Answer) -> 
     failures = 0.0 if not answer.fallback else float(slot_value(events, tracker, "failures") or 0)
     if not any(isinstance(e, dict) and e.get("name") == "failures" for e in events):
         events.append(SlotSet("failures", failures))
+    events += place_events(tracker, events)
+    if tracker.get_slot("pending") == "clarify" and not _sets(events, "pending"):
+        events.append(SlotSet("pending", None))  # a clarification is answered once, whatever comes next
     meta = build_meta({
         "intent": intent.get("name"),
         "confidence": intent.get("confidence"),
@@ -60,6 +87,8 @@ def send(dispatcher: CollectingDispatcher, tracker: Tracker, answer: Answer) -> 
         "service_ids": list(answer.service_ids),
         "handoff": answer.handoff,
         "fallback": answer.fallback,
+        "clarify": list(answer.clarify),
+        "referral": answer.referral,
     })
     if answer.response:
         dispatcher.utter_message(

@@ -95,6 +95,7 @@ def calendar_answer(kb: KnowledgeBase, req: Request) -> Answer:
             SlotSet("territory", req.territory),
             SlotSet("period", req.period.encode() if req.period else None),
             SlotSet("service_ids", []),
+            SlotSet("attribute", None),
             SlotSet("pending", None),
         ],
     )

@@ -100,6 +100,7 @@ def _context_events(req: Request) -> list:
         SlotSet("territory", req.territory),
         SlotSet("age", req.age),
         SlotSet("period", req.period.encode() if req.period else None),
+        SlotSet("attribute", req.attribute),
     ]
 
 
@@ -187,22 +188,55 @@ ATTRIBUTE_INTRO = {
 }
 
 
-def attribute_answer(kb: KnowledgeBase, req: Request, services: list) -> Answer:
+ATTRIBUTE_INTRO_FOUND = {
+    "cost": "ecco quanto costano",
+    "dates": "ecco le date",
+    "hours": "ecco giorni e orari",
+    "enrolment": "ecco come iscriversi",
+    "ages": "ecco le età",
+    "contacts": "ecco i contatti",
+    "where": "ecco dove si svolgono",
+}
+ATTRIBUTE_MAX = 5  # services answered in one attribute answer; the rest through "Mostra l'elenco"
+
+
+def attribute_answer(
+    kb: KnowledgeBase,
+    req: Request,
+    services: list,
+    head: str | None = None,
+    events: list | None = None,
+    note: str = "",
+) -> Answer:
+    """One attribute (cost, dates, ...) of the services: those just shown, or those a search found
+    (then `head` names what and where, and "Mostra l'elenco" pages through all of them)."""
     attr = req.attribute or "cost"
-    intro = ATTRIBUTE_INTRO[attr] + (":" if len(services) > 1 else f" — {services[0].title}:")
+    found = list(services)
+    services = found[:ATTRIBUTE_MAX]
+    if head is not None and len(services) > 1:
+        intro = f"{head}, {ATTRIBUTE_INTRO_FOUND[attr]}:"
+    else:  # one service: its title says what and where
+        intro = ATTRIBUTE_INTRO[attr] + (":" if len(services) > 1 else f" — {services[0].title}:")
+    intro = note + intro
     if len(services) == 1:
         text = f"{intro} {ATTRIBUTE_LINES[attr](kb, services[0])}"
     else:
         text = intro + "\n" + "\n".join(f"- {s.title}: {ATTRIBUTE_LINES[attr](kb, s)}" for s in services)
     if any(s.sample for s in services):
         text += "\n" + SAMPLE_NOTE
-    buttons = [button(f"Dettagli: {s.title}", "show_service", service_id=s.id) for s in services]
+    buttons = [button(f"Dettagli: {s.title}", "show_service", service_id=s.id) for s in services[:PAGE]]
+    slots = [SlotSet("service_ids", [s.id for s in services]), SlotSet("pending", None)]
+    slots.append(SlotSet("attribute", attr))
+    if head is not None:
+        slots += [SlotSet("results", [s.id for s in found]), SlotSet("shown", 0.0)]
+        if len(found) > len(services):
+            buttons.append(button(f"Mostra l'elenco ({len(found)})", "show_more"))
     return Answer(
         text=text,
         buttons=buttons,
         topic=services[0].topic,
         service_ids=[s.id for s in services],
-        events=[SlotSet("service_ids", [s.id for s in services]), SlotSet("pending", None)],
+        events=(events or []) + slots,
     )
 
 
@@ -216,26 +250,37 @@ def detail_answer(kb: KnowledgeBase, s) -> Answer:
     )
 
 
+def relaxed_search(kb: KnowledgeBase, req: Request) -> tuple[list, list[str]]:
+    """The services that fit; when none, those that fit without the period, the age, or both, with
+    the filters dropped ("a luglio", "per 4 anni")."""
+    services = search(kb, req)
+    if services:
+        return services, []
+    period = [req.period.label] if req.period is not None else []
+    age = [f"per {int(req.age)} anni"] if req.age is not None else []
+    tries = [(False, True, period), (True, False, age), (False, False, period + age)]
+    for use_period, use_age, dropped in tries:
+        if dropped:
+            services = search(kb, req, use_age=use_age, use_period=use_period)
+            if services:
+                return services, dropped
+    return [], []
+
+
 def list_answer(kb: KnowledgeBase, req: Request) -> Answer:
     """The services that fit, asking once for the town (and the age where it matters)."""
     if not req.territories and "town" not in req.asked:
         return ask_town(kb, req)
     if (
         req.age is None
+        and not req.attribute  # "quanto costa?" is answered for every age, service by service
         and "age" not in req.asked
         and set(req.kinds) & AGE_KINDS
         and len({(s.ages.min, s.ages.max) for s in search(kb, req) if s.ages}) > 1
     ):
         return ask_age(kb, req)
 
-    services = search(kb, req)
-    relaxed = []
-    if not services and req.period is not None:
-        services = search(kb, req, use_period=False)
-        relaxed.append(req.period.label)
-    if not services and req.age is not None:
-        services = search(kb, req, use_age=False, use_period=not relaxed)
-        relaxed.append(f"per {int(req.age)} anni")
+    services, relaxed = relaxed_search(kb, req)
     what = kind_label(kb, req.topic, req.kinds)
     where_ = place_label(kb, req)
     events = _context_events(req) + [SlotSet("pending", None)]
@@ -243,7 +288,7 @@ def list_answer(kb: KnowledgeBase, req: Request) -> Answer:
         partner = kb.partner_for(req.topic, req.territory) if req.territory else None
         text = f"Non ho trovato {what} {where_}."
         if partner:
-            text += f" Puoi chiedere a {partner.name}: {contacts(partner.contacts)}."
+            text += f" Puoi chiedere {fmt.to_place(partner.name)}: {contacts(partner.contacts)}."
         return Answer(
             text=text,
             buttons=[
@@ -253,7 +298,22 @@ def list_answer(kb: KnowledgeBase, req: Request) -> Answer:
             topic=req.topic,
             events=events + [SlotSet("service_ids", []), SlotSet("results", []), SlotSet("shown", 0)],
         )
+    if req.attribute in ATTRIBUTE_LINES:
+        head = f"{what[:1].upper()}{what[1:]} {filters_label(kb, req, relaxed)}"
+        note = f"Non ho trovato {what} {' e '.join(relaxed)}. " if relaxed else ""
+        return attribute_answer(kb, req, services, head=head, events=events, note=note)
     return page_answer(kb, req, services, 0, relaxed, events)
+
+
+def filters_label(kb: KnowledgeBase, req: Request, relaxed: list[str]) -> str:
+    """'a Magenta e nel Magentino, per 8 anni a luglio': the filters a search used."""
+    filters = [place_label(kb, req)]
+    if req.age is not None and not any("anni" in r for r in relaxed) and set(req.kinds) & AGE_KINDS:
+        filters.append(f"per {int(req.age)} anni")
+    label = ", ".join(filters)
+    if req.period is not None and not any(req.period.label in r for r in relaxed):
+        label += " " + req.period.label
+    return label
 
 
 def page_answer(
@@ -261,12 +321,7 @@ def page_answer(
 ) -> Answer:
     page = services[start : start + PAGE]
     what = kind_label(kb, req.topic, req.kinds)
-    filters = [place_label(kb, req)]
-    if req.age is not None and not any("anni" in r for r in relaxed) and set(req.kinds) & AGE_KINDS:
-        filters.append(f"per {int(req.age)} anni")
-    filters = [", ".join(filters)]
-    if req.period is not None and not any(req.period.label in r for r in relaxed):
-        filters.append(req.period.label)
+    filters = [filters_label(kb, req, relaxed)]
     if start:
         head = f"Altri {what} {' '.join(filters)}:"
     elif relaxed:

@@ -335,6 +335,8 @@ class ConversationRouter:
             return _said(Reply(texts.RATE_LIMITED))
         if len(msg.text or "") > texts.MAX_TEXT_CHARS or len(msg.payload or "") > texts.MAX_TEXT_CHARS:
             return _said(Reply(texts.TOO_LONG))
+        if msg.payload in ("/privacy", "/cancella"):  # the assistant's button for the gateway's command
+            msg = replace(msg, command=msg.payload[1:], payload=None)
         if msg.command in ("privacy", "cancella"):
             return await self._command(msg, person)
         if msg.payload in (texts.ERASE_YES, texts.ERASE_NO):

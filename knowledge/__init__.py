@@ -32,6 +32,7 @@ from knowledge.records import (
     Topic,
     Town,
 )
+from knowledge.referrals import Referral
 from knowledge.text import normalise
 from knowledge.validate import DEFAULT_DATA_DIR, check
 
@@ -50,6 +51,7 @@ __all__ = [
     "Period",
     "Place",
     "Problem",
+    "Referral",
     "Schedule",
     "SchoolYear",
     "Service",

@@ -12,6 +12,7 @@ from pathlib import Path
 from knowledge.model import KnowledgeBase
 from knowledge.records import KnowledgeBaseInvalid
 from knowledge.validate import analyse, resolve_dir, tree_files
+from knowledge.validate.referrals import referrals_of
 
 log = logging.getLogger("knowledge")
 
@@ -37,6 +38,7 @@ def load(path: str | Path | None = None, today: date | None = None) -> Knowledge
         digest=result.digest,
         warnings=tuple(result.warnings),
         path=result.root,
+        referrals=referrals_of(result),
     )
 
 

@@ -26,6 +26,7 @@ from knowledge.records import (
     Topic,
     Town,
 )
+from knowledge.referrals import Referral, find_referral
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +44,7 @@ class KnowledgeBase:
     digest: str = ""
     warnings: tuple[Problem, ...] = ()
     path: Path | None = None
+    referrals: tuple[Referral, ...] = ()  # knowledge/referrals.py
     _services_by_id: dict[str, Service] = field(init=False, repr=False)
     _place_index: PlaceIndex | None = field(init=False, repr=False, default=None)
     _lock: threading.Lock = field(init=False, repr=False)
@@ -124,6 +126,10 @@ class KnowledgeBase:
         ]
         covering.sort(key=lambda p: p.default)  # stable: file order among equals
         return covering[0] if covering else None
+
+    def find_referral(self, text: str, exclusive_only: bool = False) -> Referral | None:
+        """The referral whose keyword phrase (longest first) the normalised ``text`` contains, or None."""
+        return find_referral(self.referrals, text, exclusive_only)
 
     def closures_for(self, rite: str | None = None, kind: str | None = None) -> list[Closure]:
         """Closures for a town's rite (``all`` closures always apply) and/or of one kind, by start date."""

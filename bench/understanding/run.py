@@ -1,12 +1,15 @@
-"""bench/understanding: how well Concilia understands Italian, for the current pipeline and variants.
+"""bench/understanding: config.yml and its variants, each trained and measured through the whole assistant.
 
-    .venv-rasa/bin/python bench/understanding/run.py            # trains each variant (NLU only) and measures
-    .venv-rasa/bin/python bench/understanding/run.py --reuse    # reuses models already in bench/out/models
+    .venv-rasa/bin/python bench/understanding/run.py              # train every variant, then measure
+    .venv-rasa/bin/python bench/understanding/run.py --reuse      # reuse models already in bench/out/models
+    .venv-rasa/bin/python bench/understanding/run.py --only current no-ood
 
-For config.yml and every file in bench/understanding/variants/: training time, then on the held-out set
-(tests/nlu/heldout.yml, never used for training) intent accuracy, macro F1, topic accuracy, town and
-territory resolution, false offers of a person, and the share of the xSID Italian set rejected as out of
-scope. Writes bench/out/understanding.md and .json, and a confusion matrix (PNG) per variant.
+Each variant is config.yml with one change (bench/understanding/variants.py), so they never drift from
+it. For each: the full training time (``rasa train``: NLU and rules, 2 threads), then
+scripts/eval_assistant.py's measures — topic accuracy, confidently wrong, clarified, out-of-scope
+rejection, referrals, by length band — on the held-out file, the real development set, xSID and the kept
+negative pool, and the median time per message (Rasa and the action server). Writes
+bench/out/understanding.md and .json.
 """
 
 from __future__ import annotations
@@ -21,49 +24,38 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import eval_assistant  # noqa: E402
+import variants  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
-KEYS = (
-    "intent_accuracy",
-    "intent_macro_f1",
-    "topic_accuracy",
-    "town_accuracy",
-    "territory_accuracy",
-    "false_handoff_rate",
-    "xsid_rejection",
-    "model_load_seconds",
-    "parse_ms_mean",
+COLUMNS = (
+    ("real", "topic_accuracy"),
+    ("real", "confidently_wrong"),
+    ("real", "clarified"),
+    ("heldout", "topic_accuracy"),
+    ("heldout", "confidently_wrong"),
+    ("xsid", "rejection"),
+    ("negatives", "rejection"),
 )
 
 
-def variants() -> dict[str, Path]:
-    found = {"current (config.yml)": ROOT / "config.yml"}
-    for path in sorted((ROOT / "bench" / "understanding" / "variants").glob("*.yml")):
-        found[path.stem] = path
-    return found
-
-
-def train(name: str, config: Path, reuse: bool) -> tuple[Path, float | None]:
-    slug = name.split(" ")[0]
+def train(slug: str, config: Path, reuse: bool) -> tuple[Path, float | None]:
     model = OUT / "models" / f"{slug}.tar.gz"
     if reuse and model.exists():
         return model, None
-    subprocess.run(
-        [str(ROOT / "scripts" / "generate-lookups.sh")], cwd=ROOT, check=False, capture_output=True
-    )
     t0 = time.perf_counter()
     subprocess.run(
         [
             str(RASA),
             "train",
-            "nlu",
             "--config",
             str(config),
-            "--nlu",
+            "--data",
             "nlu/data",
             "--domain",
             "nlu/domain.yml",
@@ -73,6 +65,8 @@ def train(name: str, config: Path, reuse: bool) -> tuple[Path, float | None]:
             slug,
             "--num-threads",
             "2",
+            "--force",
+            "--quiet",
         ],
         cwd=ROOT,
         check=True,
@@ -82,78 +76,68 @@ def train(name: str, config: Path, reuse: bool) -> tuple[Path, float | None]:
     return model, time.perf_counter() - t0
 
 
-def confusion_png(report: dict, path: Path) -> None:
-    import matplotlib
+def cell(report: dict, name: str, key: str, band: str | None = None) -> str:
+    s = report["sets"].get(name)
+    if s is None:
+        return "–"
+    value = (s["by_length"][band] if band else s)[key]
+    return "–" if value is None else f"{value:.3f}"
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    pairs = report["pairs"]
-    labels = sorted({g for g, _ in pairs} | {p for _, p in pairs})
-    index = {label: i for i, label in enumerate(labels)}
-    grid = [[0] * len(labels) for _ in labels]
-    for gold, predicted in pairs:
-        grid[index[gold]][index[predicted]] += 1
-    fig, ax = plt.subplots(figsize=(11, 10))
-    ax.imshow(grid, cmap="Blues")
-    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
-    ax.set_yticks(range(len(labels)), labels, fontsize=7)
-    for i, row in enumerate(grid):
-        for j, n in enumerate(row):
-            if n:
-                ax.text(
-                    j, i, str(n), ha="center", va="center", fontsize=6, color="white" if i == j else "red"
-                )
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("expected")
-    ax.set_title(f"held-out intents — accuracy {report['intent_accuracy']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def table(rows: list[dict]) -> str:
+    head = ["variant", "train s", "median ms"] + [f"{n} {k}" for n, k in COLUMNS] + ["heldout >15 topic"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        rep = r["report"]
+        cells = [r["variant"], str(r["train_seconds"]), str(rep["median_ms"])]
+        cells += [cell(rep, n, k) for n, k in COLUMNS]
+        cells.append(cell(rep, "heldout", "topic_accuracy", ">15"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main() -> int:
-    import eval_nlu
-
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reuse", action="store_true", help="reuse trained variant models")
+    ap.add_argument("--only", nargs="*", help="variant slugs to run (default: all)")
+    ap.add_argument("--limit", type=int, default=0, help="at most this many messages per data set")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    heldout = ROOT / "tests" / "nlu" / "heldout.yml"
-    xsid = ROOT.parent / "shared" / "external" / "xsid-0.7-it.valid.conll"
+    defaults = eval_assistant.argparse.Namespace(
+        heldout=ROOT / "tests" / "nlu" / "heldout.yml",
+        real=ROOT / "tests" / "nlu" / "real.yml",
+        xsid=ROOT.parent / "shared" / "external" / "xsid-0.7-it.valid.conll",
+        negatives=ROOT / "tests" / "nlu" / "negatives_kept.txt",
+        limit=args.limit,
+    )
+    sets = eval_assistant.datasets(defaults)
     rows = []
-    for name, config in variants().items():
-        print(f"==> {name}: training", flush=True)
-        model, seconds = train(name, config, args.reuse)
-        print(f"    measuring {model.name}", flush=True)
-        report = asyncio.run(eval_nlu.evaluate(str(model), heldout, xsid))
-        report["train_seconds"] = round(seconds, 1) if seconds is not None else None
-        slug = name.split(" ")[0]
-        confusion_png(report, OUT / f"confusion-{slug}.png")
+    for slug, (what, config) in variants.write_all(OUT / "configs").items():
+        if args.only and slug not in args.only:
+            continue
+        print(f"==> {slug}: {what}; training", flush=True)
+        model, seconds = train(slug, config, args.reuse)
+        print("    measuring", flush=True)
+        report = asyncio.run(eval_assistant.evaluate(str(model), ROOT, sets, OUT))
         rows.append(
             {
-                "variant": name,
-                "config": str(config.relative_to(ROOT)),
-                "train_seconds": report["train_seconds"],
-                **{k: report[k] for k in KEYS},
-                "threshold_sweep": report["threshold_sweep"],
+                "variant": slug,
+                "what": what,
+                "train_seconds": round(seconds, 1) if seconds is not None else None,
+                "report": report,
             }
         )
-        print("    " + ", ".join(f"{k}={report[k]}" for k in ("train_seconds",) + KEYS), flush=True)
-    (OUT / "understanding.json").write_text(json.dumps(rows, indent=2), "utf-8")
-    head = "| variant | train s | " + " | ".join(KEYS) + " |"
-    lines = [head, "|" + "---|" * (len(KEYS) + 2)]
-    for r in rows:
-        lines.append(
-            f"| {r['variant']} | {r['train_seconds']} | " + " | ".join(str(r[k]) for k in KEYS) + " |"
-        )
-    table = "\n".join(lines)
+        print(eval_assistant.markdown(report, f"{slug}: {what}"), flush=True)
+    (OUT / "understanding.json").write_text(json.dumps(rows, ensure_ascii=False, indent=2), "utf-8")
+    text = table(rows)
+    details = "\n\n".join(eval_assistant.markdown(r["report"], f"{r['variant']}: {r['what']}") for r in rows)
+    when = time.strftime("%Y-%m-%d %H:%M")
     (OUT / "understanding.md").write_text(
-        f"# Understanding benchmark\n\nMachine: {os.cpu_count()} cores. Date: {time.strftime('%Y-%m-%d')}.\n"
-        f"Command: `.venv-rasa/bin/python bench/understanding/run.py`\n\n{table}\n",
+        f"# Understanding benchmark\n\nMachine: {os.cpu_count()} cores. Date: {when}.\n"
+        f"Command: `.venv-rasa/bin/python bench/understanding/run.py`\n\n{text}\n\n{details}\n",
         "utf-8",
     )
-    print(table)
+    print(text)
     return 0
 
 

@@ -6,7 +6,8 @@ same and also returns the model pieces, which :func:`knowledge.loader.load` asse
 error. The schema is the one in ``knowledge/README.md``.
 
 One module per data file (``territories``, ``topics``, ``partners``, ``services``, ``calendar``,
-``welfare``), each a ``check(ctx, src)`` written with the shared field readers of ``fields``. To add
+``welfare``), each a ``check(ctx, src)`` written with the shared field readers of ``fields``;
+``referrals`` checks the optional ``referrals.yml`` on its own. To add
 a data file: name it in :data:`SINGLE_FILES` and call its check in :func:`_check_files` (or, for a
 file read on its own, call it in :func:`analyse` where the comment says).
 """
@@ -21,6 +22,7 @@ from knowledge.validate import calendar, partners, services, territories, topics
 from knowledge.validate.context import Analysis, Context
 from knowledge.validate.fields import Source, parse_range
 from knowledge.validate.files import DEFAULT_DATA_DIR, SERVICES_DIR, read_tree, resolve_dir, tree_files
+from knowledge.validate.referrals import add_referrals
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -56,7 +58,8 @@ def analyse(path: str | Path | None = None, today: date | None = None) -> Analys
     if tree is not None:
         _check_files(ctx, *tree)
     result = ctx.result
-    # checks of files read on their own go here, e.g. add_referrals(result) for referrals.yml
+    # files read on their own (optional ones) are checked here
+    add_referrals(result)  # referrals.yml
     result.problems.sort(key=lambda p: (p.severity != "error", p.file, p.line))
     return result
 

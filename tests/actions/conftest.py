@@ -67,12 +67,21 @@ class Conversation:
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def say(
-        self, text: str, intent: str, entities: list[dict[str, Any]] | None = None, confidence: float = 0.97
+        self,
+        text: str,
+        intent: str,
+        entities: list[dict[str, Any]] | None = None,
+        confidence: float = 0.97,
+        ranking: list[tuple[str, float]] | None = None,
     ) -> Reply:
+        """`ranking`: Rasa's intent_ranking as (intent, confidence), best first; default the intent alone."""
         latest = {
             "text": text,
             "intent": {"name": intent, "confidence": confidence},
             "entities": entities or [],
+            "intent_ranking": [
+                {"name": n, "confidence": c} for n, c in (ranking or [(intent, confidence)])
+            ],
         }
         tracker = Tracker(
             sender_id="test",

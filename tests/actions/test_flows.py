@@ -104,7 +104,7 @@ def test_out_of_scope_is_honest_then_offers_a_person(conv):
     assert "non è una cosa su cui posso aiutarti" in r.text
     assert "centri estivi" in r.text  # says what it can do
     assert r.meta["fallback"] is True and r.meta["handoff"] is False and r.meta["topic"] is None
-    r2 = conv.say("rinnovo carta d'identità", "out_of_scope")
+    r2 = conv.say("chi ha vinto lo scudetto nel 1990?", "out_of_scope")  # not a referral
     assert r2.meta["fallback"] is True and r2.meta["handoff"] is True
     assert "persona" in r2.text
     assert any(b["payload"] == "/request_human" for b in r2.buttons)
