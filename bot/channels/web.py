@@ -12,9 +12,9 @@ answers ``200`` with
 
     {"replies": [{"text": "...", "buttons": [{"title": "...", "payload": "..."}]}],
      "meta": {"intent": ..., "confidence": ..., "topic": ..., "territory": ..., "comune": ...,
-              "service_ids": ..., "handoff": ..., "fallback": ...}}
+              "service_ids": ..., "handoff": ..., "fallback": ..., "referral": ..., "clarify": ...}}
 
-``meta`` always has every field (null when unknown). A text that is exactly a command (``/start``,
+``meta`` always has every field of ``knowledge/contract.py`` (null when unknown). A text that is exactly a command (``/start``,
 ``/help``, ``/menu``, ``/privacy``, ``/cancella``) is handled as that command. ``user`` is 1 to 128
 characters among letters, digits, ``.``, ``_``, ``:`` and ``-`` (the page makes a random one and keeps it in
 ``localStorage``). Bad requests get a 4xx with ``{"error": "<what is wrong, in Italian>"}``: 400 invalid
