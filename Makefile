@@ -16,11 +16,12 @@ KB_FILES   := $(shell find knowledge/data -name '*.yml' 2>/dev/null)
 NLU_FILES  := $(filter-out nlu/data/generated_lookups.yml,$(wildcard nlu/data/*.yml))
 MODEL_STAMP := models/.trained
 
-.PHONY: help run test setup train lint kb-check clean
+.PHONY: help run test unit setup train lint kb-check clean
 
 help:
 	@echo "make run    set up and start Concilia (web chat at http://127.0.0.1:8080/ by default)"
 	@echo "make test   set up and run every test tier"
+	@echo "make unit   only the unit tests (tests/unit), in well under a minute"
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
@@ -30,11 +31,13 @@ $(VENV)/.installed: pyproject.toml
 	@$(GW_PY) -m pip install --disable-pip-version-check --progress-bar on -q -e '.[gateway,dev]'
 	@touch $@
 
-$(RASA_VENV)/.installed: requirements-rasa.txt
+# Where no Python 3.10 is found, scripts/find-python.sh says which ways work; `make setup PYTHON310=uv`
+# (or CONCILIA_USE_UV=1) installs it with uv, which needs the gateway environment first.
+$(RASA_VENV)/.installed: requirements-rasa.txt | $(VENV)/.installed
 	@echo "==> Rasa environment (Python 3.10) in $(RASA_VENV): the first time this takes a few minutes"
 	@py=$$(scripts/find-python.sh rasa) && { [ -x $(RASA_PY) ] || $$py -m venv $(RASA_VENV); }
 	@$(RASA_PY) -m pip install --disable-pip-version-check --progress-bar on -q -r requirements-rasa.txt
-	@$(RASA_PY) -m pip install --disable-pip-version-check -q --no-deps -e .
+	@$(RASA_PY) -m pip install --disable-pip-version-check -q --no-deps --ignore-requires-python -e .
 	@touch $@
 
 # Town and area lookup tables are generated from the knowledge base, never written by hand. The file is
@@ -63,8 +66,14 @@ run: setup $(MODEL_STAMP)
 test: setup $(MODEL_STAMP)
 	@scripts/test.sh
 
+# The unit tests alone: no network, no subprocess, no model; the gateway environment only.
+unit: $(VENV)/.installed
+	@PYTHONPATH=$(CURDIR) $(GW_PY) -m pytest -q -p no:cacheprovider tests/unit
+
 lint: $(VENV)/.installed
-	@$(VENV)/bin/ruff check bot knowledge actions rasa_addons tests bench scripts
+	@$(VENV)/bin/ruff check bot knowledge actions rasa_addons harness tests bench scripts
+	@$(GW_PY) -m mypy knowledge
+	@$(GW_PY) -m mypy --python-version 3.10 knowledge
 
 clean:
 	rm -rf models results var

@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.kb import knowledge
 from actions.parsing import parse_place
 from knowledge import normalise
+from knowledge.contract import build_meta
 
 
 @dataclass
@@ -77,7 +78,7 @@ def send(dispatcher: CollectingDispatcher, tracker: Tracker, answer: Answer) -> 
     events += place_events(tracker, events)
     if tracker.get_slot("pending") == "clarify" and not _sets(events, "pending"):
         events.append(SlotSet("pending", None))  # a clarification is answered once, whatever comes next
-    meta = {
+    meta = build_meta({
         "intent": intent.get("name"),
         "confidence": intent.get("confidence"),
         "topic": answer.topic,
@@ -88,7 +89,7 @@ def send(dispatcher: CollectingDispatcher, tracker: Tracker, answer: Answer) -> 
         "fallback": answer.fallback,
         "clarify": list(answer.clarify),
         "referral": answer.referral,
-    }
+    })
     if answer.response:
         dispatcher.utter_message(
             response=answer.response, buttons=answer.buttons or None, json_message={"meta": meta}

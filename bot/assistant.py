@@ -24,6 +24,7 @@ import httpx
 
 from bot.logs import RedactSecrets
 from bot.messages import Button, Reply
+from knowledge.contract import META_KEY, read_meta
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,8 @@ def parse_rest_answer(data: Any) -> AssistantAnswer:
 
 def _meta_of(raw: dict[str, Any]) -> dict[str, Any] | None:
     custom = raw.get("custom")
-    if isinstance(custom, dict) and isinstance(custom.get("meta"), dict):
-        return dict(custom["meta"])
+    if isinstance(custom, dict) and isinstance(custom.get(META_KEY), dict):
+        return read_meta(custom[META_KEY])
     return None
 
 

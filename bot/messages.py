@@ -9,16 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-META_FIELDS = (
-    "intent",
-    "confidence",
-    "topic",
-    "territory",
-    "comune",
-    "service_ids",
-    "handoff",
-    "fallback",
-)
+from knowledge.contract import META_FIELDS  # the reply meta's fields, in one place for both sides
 
 
 def empty_meta() -> dict[str, Any]:

@@ -11,14 +11,15 @@ Imports only PyYAML and the standard library, and reads nothing at import time: 
 
 from knowledge.loader import KnowledgeHolder, load
 from knowledge.lookups import write_lookups
-from knowledge.model import (
+from knowledge.model import KnowledgeBase, find_place, nearest_town, resolve_town
+from knowledge.places import haversine_km
+from knowledge.records import (
     Ages,
     Closure,
     Contacts,
     Cost,
     Enrolment,
     Kind,
-    KnowledgeBase,
     KnowledgeBaseInvalid,
     Partner,
     Period,
@@ -31,7 +32,6 @@ from knowledge.model import (
     Topic,
     Town,
 )
-from knowledge.places import find_place, haversine_km, nearest_town, resolve_town
 from knowledge.referrals import Referral
 from knowledge.text import normalise
 from knowledge.validate import DEFAULT_DATA_DIR, check

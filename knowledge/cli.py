@@ -9,7 +9,7 @@ from typing import TextIO
 
 from knowledge import lookups
 from knowledge.loader import load
-from knowledge.model import KnowledgeBaseInvalid, Problem
+from knowledge.records import KnowledgeBaseInvalid, Problem
 from knowledge.validate import analyse
 
 

@@ -9,9 +9,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-from knowledge.model import KnowledgeBase, KnowledgeBaseInvalid
+from knowledge.model import KnowledgeBase
+from knowledge.records import KnowledgeBaseInvalid
 from knowledge.validate import analyse, resolve_dir, tree_files
-from knowledge.validate_referrals import referrals_of
+from knowledge.validate.referrals import referrals_of
 
 log = logging.getLogger("knowledge")
 

@@ -1,227 +1,32 @@
-"""The knowledge base as immutable Python objects.
+"""The knowledge base as one immutable object: its records and the look-ups over them.
 
 Built by :func:`knowledge.loader.load` from the YAML files described in ``knowledge/README.md``,
-after :mod:`knowledge.validate` has found no error. Nothing here reads files.
+after :mod:`knowledge.validate` has found no error. Nothing here reads files. The records themselves
+are in :mod:`knowledge.records`; finding places in text is :mod:`knowledge.places`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from knowledge.places import PlaceIndex
+from knowledge.records import (
+    Closure,
+    Partner,
+    Place,
+    Problem,
+    SchoolYear,
+    Service,
+    Territory,
+    Topic,
+    Town,
+)
 from knowledge.referrals import Referral, find_referral
-
-Severity = Literal["error", "warning"]
-Hours = tuple[tuple[time, time], ...]
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index == date.weekday()
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in the knowledge base files, with where it is."""
-
-    file: str
-    line: int
-    field: str
-    message: str
-    severity: Severity = "error"
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}"
-
-
-class KnowledgeBaseInvalid(Exception):
-    """The knowledge base files have errors; ``problems`` lists them all (warnings included)."""
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems: tuple[Problem, ...] = tuple(problems)
-        self.errors: tuple[Problem, ...] = tuple(p for p in self.problems if p.severity == "error")
-        shown = "\n".join(f"  {p}" for p in self.errors[:20])
-        more = f"\n  ... and {len(self.errors) - 20} more" if len(self.errors) > 20 else ""
-        super().__init__(f"knowledge base has {len(self.errors)} error(s):\n{shown}{more}")
-
-
-@dataclass(frozen=True)
-class Town:
-    name: str  # canonical spelling, with accents where the name has them
-    territory: str  # territory id
-    aliases: tuple[str, ...] = ()
-    rite: str = "ambrosian"  # ambrosian | roman
-    lat: float | None = None
-    lon: float | None = None
-    verify: bool = False
-
-
-@dataclass(frozen=True)
-class Territory:
-    id: str
-    name: str
-    area: str | None
-    aliases: tuple[str, ...]
-    towns: tuple[str, ...]  # canonical town names
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where a message says the person is or is asking about.
-
-    A town: ``town`` set, ``territory`` its ambito, ``territories`` = (territory,).
-    An ambito ("nell'abbiatense"): ``town`` None, ``territory`` set.
-    An area spanning several ambiti ("Alto Milanese"): ``town`` and ``territory`` None, ``territories`` set.
-    """
-
-    town: Town | None
-    territory: str | None
-    territories: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Contacts:
-    email: str | None = None
-    phone: str | None = None
-    web: str | None = None
-
-
-@dataclass(frozen=True)
-class Partner:
-    id: str
-    name: str
-    kind: str
-    role: str
-    territories: tuple[str, ...]
-    topics: tuple[str, ...]
-    default: bool
-    contacts: Contacts
-    office_hours: dict[str, Hours] = field(hash=False)  # "mon".."sun"; a missing day is closed
-    holidays: tuple[date, ...] = ()
-    away_message: str | None = None
-    sample: bool = True
-    last_reviewed: date | None = None
-
-
-@dataclass(frozen=True)
-class Kind:
-    id: str
-    name: str
-    topic: str
-    keywords: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Topic:
-    id: str
-    name: str
-    keywords: tuple[str, ...]
-    kinds: dict[str, Kind] = field(hash=False)
-
-
-@dataclass(frozen=True)
-class Ages:
-    min: int
-    max: int
-
-    def __contains__(self, age: object) -> bool:
-        return isinstance(age, (int, float)) and self.min <= age <= self.max
-
-
-@dataclass(frozen=True)
-class Period:
-    label: str
-    start: date
-    end: date
-    closed_on: tuple[date, ...] = ()
-
-    def overlaps(self, first: date, last: date) -> bool:
-        return self.start <= last and self.end >= first
-
-    def has_month(self, month: int) -> bool:
-        """True when any day of the period falls in ``month`` (1-12), whatever the year."""
-        year, mon = self.start.year, self.start.month
-        while (year, mon) <= (self.end.year, self.end.month):
-            if mon == month:
-                return True
-            year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
-        return False
-
-
-@dataclass(frozen=True)
-class Schedule:
-    days: tuple[str, ...]  # "mon".."sun"
-    hours: Hours
-    notes: str | None = None
-
-
-@dataclass(frozen=True)
-class Cost:
-    amount: float
-    per: str  # week | month | hour | day | period | year | once
-
-
-@dataclass(frozen=True)
-class Enrolment:
-    how: str
-    opens: date | None = None
-    deadline: date | None = None
-
-
-@dataclass(frozen=True)
-class Service:
-    id: str
-    title: str
-    topic: str
-    kind: str
-    provider: str  # partner id
-    territories: tuple[str, ...]
-    towns: tuple[str, ...]  # canonical town names; () = the whole of its territories
-    ages: Ages | None
-    period: Period
-    schedule: Schedule
-    cost: str
-    cost_eur: Cost | None
-    enrolment: Enrolment
-    contacts: Contacts
-    description: str = ""
-    open_to_non_residents: bool | None = None
-    sample: bool = True
-    verify: bool = False
-    last_reviewed: date | None = None
-
-    def is_open_on(self, day: date) -> bool:
-        """Inside the period, not a closed day, on one of the schedule's weekdays."""
-        return (
-            self.period.start <= day <= self.period.end
-            and day not in self.period.closed_on
-            and WEEKDAYS[day.weekday()] in self.schedule.days
-        )
-
-
-@dataclass(frozen=True)
-class SchoolYear:
-    id: str
-    region: str
-    source: str
-    start: date
-    start_infanzia: date
-    end: date
-    end_infanzia: date
-    verify: bool = False
-
-
-@dataclass(frozen=True)
-class Closure:
-    id: str
-    name: str
-    kind: str  # holiday | christmas | easter | carnival | bridge | summer
-    start: date
-    end: date
-    rite: str = "all"  # all | ambrosian | roman
-    notes: str | None = None
-    verify: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,7 +46,7 @@ class KnowledgeBase:
     path: Path | None = None
     referrals: tuple[Referral, ...] = ()  # knowledge/referrals.py
     _services_by_id: dict[str, Service] = field(init=False, repr=False)
-    _place_index: Any = field(init=False, repr=False, default=None)
+    _place_index: PlaceIndex | None = field(init=False, repr=False, default=None)
     _lock: threading.Lock = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -337,26 +142,74 @@ class KnowledgeBase:
 
     # -- places (see knowledge.places) ------------------------------------------------------------
 
-    def _places(self) -> Any:
+    def texts(self) -> Iterator[str]:
+        """Every text of the knowledge base that is not a place name: its ordinary vocabulary."""
+        for topic in self.topics.values():
+            yield topic.name
+            yield from topic.keywords
+            for kind in topic.kinds.values():
+                yield kind.name
+                yield from kind.keywords
+        for service in self.services:
+            yield from (
+                service.title,
+                service.cost,
+                service.description,
+                service.enrolment.how,
+                service.period.label,
+            )
+            if service.schedule.notes:
+                yield service.schedule.notes
+        for partner in self.partners.values():
+            yield from (partner.name, partner.role, partner.away_message or "")
+        for closure in self.closures:
+            yield from (closure.name, closure.notes or "")
+        yield from _strings(self.welfare)
+
+    def _places(self) -> PlaceIndex:
         index = self._place_index
         if index is None:
-            from knowledge.places import PlaceIndex
-
             with self._lock:
                 index = self._place_index
                 if index is None:
-                    index = PlaceIndex(self)
+                    index = PlaceIndex(self.towns.values(), self.territories.values(), self.texts())
                     object.__setattr__(self, "_place_index", index)
         return index
 
     def resolve_town(self, text: str) -> Town | None:
         """The town named by ``text`` (one name, typos tolerated), or None."""
-        return self._places().resolve_town(text)  # type: ignore[no-any-return]
+        return self._places().resolve_town(text)
 
     def find_place(self, text: str) -> Place | None:
         """The town, ambito or area a whole message mentions, or None."""
-        return self._places().find_place(text)  # type: ignore[no-any-return]
+        return self._places().find_place(text)
 
     def nearest_town(self, lat: float, lon: float, max_km: float = 10) -> Town | None:
         """The town whose centre is nearest to (lat, lon), if within ``max_km``."""
-        return self._places().nearest_town(lat, lon, max_km)  # type: ignore[no-any-return]
+        return self._places().nearest_town(lat, lon, max_km)
+
+
+def resolve_town(kb: KnowledgeBase, text: str) -> Town | None:
+    """The town named by ``text`` (one name; typos tolerated), or None."""
+    return kb.resolve_town(text)
+
+
+def find_place(kb: KnowledgeBase, text: str) -> Place | None:
+    """The town, ambito or area a whole message mentions (a town wins over an area), or None."""
+    return kb.find_place(text)
+
+
+def nearest_town(kb: KnowledgeBase, lat: float, lon: float, max_km: float = 10) -> Town | None:
+    """The town whose centre is nearest to (lat, lon), if within ``max_km``."""
+    return kb.nearest_town(lat, lon, max_km)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)

@@ -17,14 +17,10 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher, get_close_matches
-from typing import TYPE_CHECKING, Any
 
 from knowledge.common_words import AMBIGUOUS_NAMES, FUNCTION_WORDS, NEAR_NAMES
-from knowledge.model import Place, Town
+from knowledge.records import Place, Territory, Town
 from knowledge.text import cased_words, normalise
-
-if TYPE_CHECKING:
-    from knowledge.model import KnowledgeBase
 
 MAX_WORDS = 4  # longest name looked for, in words
 NAME_CUTOFF = 0.8  # difflib ratio for one name (resolve_town)
@@ -69,42 +65,6 @@ def saint_variants(key: str) -> Iterator[str]:
         yield f"s {rest}"
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _strings(item)
-
-
-def _kb_texts(kb: KnowledgeBase) -> Iterator[str]:
-    """Every text of the knowledge base that is not a place name: its ordinary vocabulary."""
-    for topic in kb.topics.values():
-        yield topic.name
-        yield from topic.keywords
-        for kind in topic.kinds.values():
-            yield kind.name
-            yield from kind.keywords
-    for service in kb.services:
-        yield from (
-            service.title,
-            service.cost,
-            service.description,
-            service.enrolment.how,
-            service.period.label,
-        )
-        if service.schedule.notes:
-            yield service.schedule.notes
-    for partner in kb.partners.values():
-        yield from (partner.name, partner.role, partner.away_message or "")
-    for closure in kb.closures:
-        yield from (closure.name, closure.notes or "")
-    yield from _strings(kb.welfare)
-
-
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance in kilometres."""
     rlat1, rlat2 = math.radians(lat1), math.radians(lat2)
@@ -117,8 +77,10 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 class PlaceIndex:
     """Names of towns, ambiti and areas, normalised, for one knowledge base."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
-        self.towns = list(kb.towns.values())
+    def __init__(self, towns: Iterable[Town], territories: Iterable[Territory], texts: Iterable[str]) -> None:
+        """Built from the towns and territories, and from ``texts``: the knowledge base's ordinary
+        vocabulary (its other texts), whose words are never matched approximately."""
+        self.towns = list(towns)
         exact: dict[tuple[str, ...], _Target] = {}
 
         def add(key: str, target: _Target) -> None:
@@ -130,7 +92,7 @@ class PlaceIndex:
                 exact[words] = target
 
         areas: dict[str, list[str]] = {}
-        for territory in kb.territories.values():
+        for territory in territories:
             target = _Target(TERRITORY, territories=(territory.id,))
             for key in (territory.id, territory.name, *territory.aliases):
                 add(key, target)
@@ -155,7 +117,7 @@ class PlaceIndex:
         for words, target in exact.items():
             self.by_words.setdefault(len(words), []).append((" ".join(words), target))
         place_words = {word for words in exact for word in words}
-        vocabulary = {word for text in _kb_texts(kb) for word in normalise(text).split()}
+        vocabulary = {word for text in texts for word in normalise(text).split()}
         self.common = (FUNCTION_WORDS | NEAR_NAMES | vocabulary) - place_words
 
     # -- one name ---------------------------------------------------------------------------------
@@ -277,18 +239,3 @@ class PlaceIndex:
             if km <= max_km and (best is None or km < best[0]):
                 best = (km, town)
         return best[1] if best is not None else None
-
-
-def resolve_town(kb: KnowledgeBase, text: str) -> Town | None:
-    """The town named by ``text`` (one name; typos tolerated), or None."""
-    return kb.resolve_town(text)
-
-
-def find_place(kb: KnowledgeBase, text: str) -> Place | None:
-    """The town, ambito or area a whole message mentions (a town wins over an area), or None."""
-    return kb.find_place(text)
-
-
-def nearest_town(kb: KnowledgeBase, lat: float, lon: float, max_km: float = 10) -> Town | None:
-    """The town whose centre is nearest to (lat, lon), if within ``max_km``."""
-    return kb.nearest_town(lat, lon, max_km)

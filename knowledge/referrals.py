@@ -1,5 +1,5 @@
 """Referrals: requests that belong to another public office (INPS, the CAF, the town's registry or
-school office, ...), from ``knowledge/data/referrals.yml``. Checked by :mod:`knowledge.validate_referrals`.
+school office, ...), from ``knowledge/data/referrals.yml``. Checked by :mod:`knowledge.validate.referrals`.
 
     kb.find_referral("come faccio il bonus nido?")            # -> Referral(id="bonus_nido", ...)
     kb.find_referral(text, exclusive_only=True)                # only phrases that beat a topic

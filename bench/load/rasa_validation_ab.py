@@ -21,11 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from run import OUT, _direct, cpu_seconds, machine  # noqa: E402
-
-from tests.e2e.stack import RASA_LAUNCHER, start_rasa_stack  # noqa: E402
+from bench import OUT
+from bench.load.machine import cpu_seconds, machine
+from bench.load.phases import direct_load
+from harness.stack import RASA_LAUNCHER, start_rasa_stack
 
 
 def idle(pids: list[int], limit: float = 60) -> None:
@@ -42,12 +41,12 @@ def one_round(variant: str, rates: list[float], seconds: float, logdir: Path) ->
     out = []
     try:
         pids = [stack.rasa.pid, stack.actions.pid]
-        asyncio.run(_direct("rasa", stack.rasa_url, 5, 5, "warm"))  # warm-up, not counted
+        asyncio.run(direct_load("rasa", stack.rasa_url, 5, 5, "warm"))  # warm-up, not counted
         for rate in rates:
             idle(pids)
             cpu0 = [cpu_seconds(p) or 0.0 for p in pids]
             s = asyncio.run(
-                _direct("rasa", stack.rasa_url, rate, seconds, f"ab{int(rate)}-{time.monotonic_ns()}")
+                direct_load("rasa", stack.rasa_url, rate, seconds, f"ab{int(rate)}-{time.monotonic_ns()}")
             )
             cpu1 = [cpu_seconds(p) or 0.0 for p in pids]
             n = max(1, s["answered"])

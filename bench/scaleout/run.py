@@ -21,7 +21,7 @@ What runs (every port a free loopback port):
   and over the two gateways' webhook listeners (HTTPS with a certificate made for the run, because the
   gateway accepts only an https:// webhook URL, as Telegram does; the fake Telegram server trusts it
   through ``SSL_CERT_FILE``);
-* the fake Telegram Bot API server (tests/fake_telegram), which POSTs each update to the webhook with the
+* the fake Telegram Bot API server (harness/fake_telegram), which POSTs each update to the webhook with the
   secret header; two gateways (``concilia run``, ``TELEGRAM_MODE=webhook``), the second started once the
   first has upgraded the schema.
 
@@ -32,7 +32,7 @@ Then:
    writing), and the answer must be that service's cost; both Rasa servers must return the same tracker;
 2. warm-up (10 s at 5 msg/s, not counted);
 3. load: each rate of ``--rates`` for ``--seconds`` (people following the conversations of
-   tests/e2e/traffic.py, as bench/load/run.py does; an odd number of them, so that with round robin each
+   harness/traffic.py, as bench/load/run.py does; an odd number of them, so that with round robin each
    person's next message goes to the other gateway, the hardest case for shared state): throughput,
    latency from update to reply, lost and duplicated replies, how many updates each gateway and how many
    calls each Rasa server got (balancer counters), how often a person's next message went to another
@@ -69,14 +69,10 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench.load.run import CLK_TCK, UserIds, cpu_seconds, machine, machine_jiffies, passes, quiesce  # noqa: E402
-from knowledge import load as load_knowledge  # noqa: E402
-from tests.e2e.helpers import TelegramUser, text_of  # noqa: E402
-from tests.e2e.stack import (  # noqa: E402
+from bench import ROOT
+from bench.load.machine import CLK_TCK, cpu_seconds, machine, machine_jiffies
+from bench.load.phases import UserIds, passes, quiesce
+from harness.stack import (
     BOT_TOKEN,
     CONCILIA,
     MODEL,
@@ -94,7 +90,9 @@ from tests.e2e.stack import (  # noqa: E402
     start_fake_telegram,
     wait_until,
 )
-from tests.e2e.traffic import Population, collect, drive  # noqa: E402
+from harness.telegram_user import TelegramUser, text_of
+from harness.traffic import Population, collect, drive
+from knowledge import load as load_knowledge
 
 OUT = ROOT / "bench" / "out"
 ENDPOINTS = ROOT / "deploy" / "endpoints.scaleout.yml"

@@ -8,11 +8,11 @@ or, when the person presses a button of an earlier reply, the button's payload i
 
     {"user": "<opaque id>", "payload": "/choose_topic{\\"topic\\": \\"school_closure\\"}"}
 
-answers ``200`` with
+answers ``200`` with (the meta fields are those of knowledge/contract.py)
 
     {"replies": [{"text": "...", "buttons": [{"title": "...", "payload": "..."}]}],
      "meta": {"intent": ..., "confidence": ..., "topic": ..., "territory": ..., "comune": ...,
-              "service_ids": ..., "handoff": ..., "fallback": ...}}
+              "service_ids": ..., "handoff": ..., "fallback": ..., "referral": ..., "clarify": ...}}
 
 ``meta`` always has every field (null when unknown). A text that is exactly a command (``/start``,
 ``/help``, ``/menu``, ``/privacy``, ``/cancella``) is handled as that command. ``user`` is 1 to 128

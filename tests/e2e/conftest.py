@@ -1,9 +1,9 @@
 """End-to-end fixtures: real processes talking over loopback.
 
 The action server and the Rasa server (Python 3.10 environment, trained model in models/), the fake
-Telegram Bot API server (tests/fake_telegram) and the gateway (`concilia run`) are started once per
+Telegram Bot API server (harness/fake_telegram) and the gateway (`concilia run`) are started once per
 session on free ports; the tests drive them over HTTP as a parent (and later an operator) would.
-How the processes are started and stopped is in tests/e2e/stack.py (the load benchmark uses it too).
+How the processes are started and stopped is in harness/stack.py (the load benchmark uses it too).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import (  # noqa: F401  (re-exported for the tests)
+from harness.stack import (  # noqa: F401  (re-exported for the tests)
     BOT_TOKEN,
     MODEL,
     RASA_BIN,

@@ -1,4 +1,4 @@
-"""Fault drills, under load: while simulated people write a few messages a second (tests/e2e/traffic.py),
+"""Fault drills, under load: while simulated people write a few messages a second (harness/traffic.py),
 one part of the system fails and comes back.
 
 * the Rasa server is killed (SIGKILL) and started again;
@@ -36,8 +36,8 @@ import pytest
 
 from bot import texts
 from bot.channels.telegram import TEXT_SOMETHING_WRONG
-from tests.e2e.stack import Gateway, RasaStack, start_gateway, start_rasa_stack
-from tests.e2e.traffic import CONVERSATIONS, Outcome, Population, Sent, collect, drive, sent_calls
+from harness.stack import Gateway, RasaStack, start_gateway, start_rasa_stack
+from harness.traffic import CONVERSATIONS, Outcome, Population, Sent, collect, drive, sent_calls
 
 RATE = 3.0  # messages a second, from 12 people each writing every 4 s
 FAILURE_TEXTS = {texts.UNAVAILABLE, texts.RATE_LIMITED, TEXT_SOMETHING_WRONG}

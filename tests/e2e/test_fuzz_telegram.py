@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bot import texts
-from tests.e2e.helpers import TelegramUser, text_of
+from harness.telegram_user import TelegramUser, text_of
 
 HOSTILE = {
     "huge, just under the limit": ("centri estivi a Magenta " * 200)[:4000],

@@ -27,8 +27,8 @@ import httpx
 import pytest
 
 from bot import handoff_texts as txt
+from harness.stack import CONCILIA, ROOT, Gateway, start_gateway
 from knowledge import load
-from tests.e2e.stack import CONCILIA, ROOT, Gateway, start_gateway
 
 KB = load()
 MAGENTINO = "azienda-consortile-magentino"

@@ -8,8 +8,8 @@ import time
 
 import httpx
 
+from harness.telegram_user import TelegramUser, buttons_of, text_of
 from knowledge import load
-from tests.e2e.helpers import TelegramUser, buttons_of, text_of
 
 KB = load()
 

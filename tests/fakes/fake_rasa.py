@@ -28,6 +28,8 @@ CAMP_META = {
     "service_ids": ["cre-corbetta-estate-2027"],
     "handoff": False,
     "fallback": False,
+    "referral": None,
+    "clarify": [],
 }
 CAMP_BUTTON = {
     "title": "Centro estivo di Corbetta",

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from bot.channels.telegram import COMMANDS, TelegramChannel, build_telegram
 from bot.channels.telegram_render import split_text
 from bot.messages import Button, Inbound, Reply, Turn
-from tests.fake_telegram import FakeTelegramServer
+from harness.fake_telegram import FakeTelegramServer
 
 # PTB itself warns about RetryAfter.retry_after becoming a timedelta in v23; our code reads both
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

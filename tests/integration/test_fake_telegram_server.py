@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.fake_telegram import FakeTelegramServer
+from harness.fake_telegram import FakeTelegramServer
 
 TOKEN = "999:fake"
 PERSON = 777
@@ -363,7 +363,7 @@ def test_it_runs_standalone() -> None:
         port = s.getsockname()[1]
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_telegram", "--port", str(port)],
+        [sys.executable, "-m", "harness.fake_telegram", "--port", str(port)],
         cwd=root,
         stdout=subprocess.PIPE,
         text=True,

@@ -23,7 +23,7 @@ from bot.channels.telegram import build_telegram
 from bot.conversation import ConversationRouter
 from bot.ratelimit import RateLimiter
 from bot.store import Store
-from tests.fake_telegram import FakeTelegramServer
+from harness.fake_telegram import FakeTelegramServer
 from tests.fakes.fake_rasa import FakeRasa
 from tests.fakes.stores import memory_store
 

@@ -22,8 +22,8 @@ from bot.conversation import ConversationRouter
 from bot.handoff import HandoffService
 from bot.office_hours import ROME
 from bot.ratelimit import RateLimiter
+from harness.fake_telegram import FakeTelegramServer
 from knowledge import load
-from tests.fake_telegram import FakeTelegramServer
 from tests.fakes.fake_rasa import FakeRasa
 from tests.fakes.handoff import Clock, rasa_script
 from tests.fakes.stores import memory_store

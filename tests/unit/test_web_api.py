@@ -67,6 +67,8 @@ async def test_unknown_meta_fields_are_null(http):
         "service_ids": None,
         "handoff": None,
         "fallback": True,
+        "referral": None,
+        "clarify": None,
     }
 
 

@@ -29,7 +29,7 @@ In process::
         tg.user_message(user_id=42, text="/start")
         sent = await tg.wait_sent(chat_id=42)
 
-Standalone: ``python -m tests.fake_telegram --port 8081``.
+Standalone: ``python -m harness.fake_telegram --port 8081``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tests.fake_telegram.bot_api import ApiError, FakeBotApi, coerce_params
+from harness.fake_telegram.bot_api import ApiError, FakeBotApi, coerce_params
 
 log = logging.getLogger(__name__)
 

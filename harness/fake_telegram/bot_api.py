@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fake_telegram.html_check import EntityParseError, parse_html, utf16_length
+from harness.fake_telegram.html_check import EntityParseError, parse_html, utf16_length
 
 log = logging.getLogger(__name__)
 

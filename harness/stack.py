@@ -2,7 +2,7 @@
 (tests/e2e/conftest.py), the fault drills and the load benchmark (bench/load/run.py).
 
 The action server and the Rasa server (Python 3.10 environment, trained model in models/), the fake Telegram
-Bot API server (tests/fake_telegram) and the gateway (``concilia run``) each run as a subprocess on a free
+Bot API server (harness/fake_telegram) and the gateway (``concilia run``) each run as a subprocess on a free
 port, with their output in ``<logdir>/<name>.log``. Nothing here is a pytest fixture: the fixtures in
 conftest.py and the benchmark call these functions.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 MODEL = ROOT / "models" / "concilia.tar.gz"
 # How `make run` starts Rasa (scripts/run.sh): ``rasa`` with the action answers' validator built once
@@ -231,7 +231,7 @@ def start_fake_telegram(logdir: Path, name: str = "fake-telegram") -> tuple[Proc
     """The fake Telegram Bot API server; returns the process and its base URL (control API under /_test)."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = start(name, [sys.executable, "-m", "tests.fake_telegram", "--port", str(port)], env, logdir)
+    proc = start(name, [sys.executable, "-m", "harness.fake_telegram", "--port", str(port)], env, logdir)
     base = f"http://127.0.0.1:{port}"
     wait_until(
         lambda: httpx.get(f"{base}/_test/state", timeout=2).status_code == 200, 30, "fake Telegram", [proc]

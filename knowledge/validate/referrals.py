@@ -14,20 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from knowledge.model import Problem, Severity
+from knowledge.records import Problem, Severity
 from knowledge.referrals import FILE, Referral
 from knowledge.text import normalise, strip_accents
 from knowledge.yamlio import InvalidDate, LineDict, LineList, parse
 
 if TYPE_CHECKING:
-    from knowledge.validate import Analysis
+    from knowledge.validate.context import Analysis
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 URL_RE = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
 FIELDS = ("id", "name", "keywords", "exclusive", "office", "how", "source", "sample", "verify")
 MAX_SENTENCES = 3
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
-_ATTR = "referrals"  # kept beside the Analysis's own fields, so that validate.py needs one line
+_ATTR = "referrals"  # kept beside the Analysis's own fields, so that analyse() needs one line
 
 
 def add_referrals(result: Analysis) -> None:

@@ -1,4 +1,4 @@
-"""Run the fake Telegram Bot API server: ``python -m tests.fake_telegram --port 8081``."""
+"""Run the fake Telegram Bot API server: ``python -m harness.fake_telegram --port 8081``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 
-from tests.fake_telegram.server import FakeTelegramServer
+from harness.fake_telegram.server import FakeTelegramServer
 
 
 async def _serve(
@@ -31,7 +31,7 @@ async def _serve(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.fake_telegram", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m harness.fake_telegram", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default=None, help="accept only this bot token (default: any)")

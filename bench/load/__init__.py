@@ -1,0 +1,1 @@
+"""The load benchmark (bench/load/run.py) in its parts."""
