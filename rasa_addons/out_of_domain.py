@@ -30,6 +30,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +80,23 @@ def _vectorizers(config: dict[str, Any]) -> tuple[TfidfVectorizer, TfidfVectoriz
     return word, char
 
 
+def _weights(vectorizer: TfidfVectorizer, coef: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Each n-gram's idf and coefficient."""
+    idf = vectorizer.idf_
+    return {term: (float(idf[i]), float(coef[i])) for term, i in vectorizer.vocabulary_.items()}
+
+
 class OutOfDomainModel:
     """The fitted vectorizers and linear model; P(out of domain) for texts."""
 
     def __init__(self, word: TfidfVectorizer, char: TfidfVectorizer, coef: np.ndarray, bias: float) -> None:
         self.word, self.char, self.coef, self.bias = word, char, coef, bias
+        n_word = len(word.vocabulary_)  # the features are [word n-grams, character n-grams]
+        # sklearn's transform costs about 1 ms a call; scoring one message by hand costs a tenth of that
+        self._parts = [
+            (word.build_analyzer(), _weights(word, coef[:n_word])),
+            (char.build_analyzer(), _weights(char, coef[n_word:])),
+        ]
 
     @classmethod
     def fit(cls, in_domain: list[str], out_of_domain: list[str], config: dict[str, Any]) -> OutOfDomainModel:
@@ -97,11 +111,26 @@ class OutOfDomainModel:
         return cls(word, char, clf.coef_[0].astype(np.float32), float(clf.intercept_[0]))
 
     def probability(self, texts: list[str]) -> np.ndarray:
+        return np.array([1.0 / (1.0 + math.exp(-self._score(normalise(t)))) for t in texts])
+
+    def probability_sklearn(self, texts: list[str]) -> np.ndarray:
+        """The same, through sklearn's transform (the reference for the hand-written scoring)."""
         norm = [normalise(t) for t in texts]
-        n_word = len(self.word.vocabulary_)  # the features are [word n-grams, character n-grams]
+        n_word = len(self.word.vocabulary_)
         score = self.word.transform(norm) @ self.coef[:n_word]
         score += self.char.transform(norm) @ self.coef[n_word:]
         return 1.0 / (1.0 + np.exp(-(score + self.bias)))
+
+    def _score(self, text: str) -> float:
+        """bias + coef . x, x the L2-normalised sublinear TF-IDF vector of each n-gram kind, as sklearn."""
+        total = self.bias
+        for analyze, weights in self._parts:
+            counts = Counter(gram for gram in analyze(text) if gram in weights)
+            values = [((1.0 + math.log(n)) * weights[g][0], weights[g][1]) for g, n in counts.items()]
+            norm = math.sqrt(sum(v * v for v, _ in values))
+            if norm:
+                total += sum(v * c for v, c in values) / norm
+        return total
 
     def save(self, folder: Path) -> None:
         np.savez_compressed(

@@ -184,3 +184,15 @@ def test_the_probability_reaches_the_trackers_latest_message(loaded: OutOfDomain
     latest = tracker.current_state()["latest_message"]
     assert latest["out_of_domain"] == data["out_of_domain"]
     assert latest["intent"]["name"] == "out_of_scope"
+
+
+def test_the_hand_written_scoring_matches_sklearn(loaded: OutOfDomainClassifier) -> None:
+    texts = [
+        "che tempo farà sabato a Roma?",
+        "c'è un centro estivo a luglio per mio figlio di 7 anni?",
+        "Perché?? nn so... qlc idea x il NIDO serale",
+        "zzzz",
+    ]
+    fast = loaded.model.probability(texts)
+    reference = loaded.model.probability_sklearn(texts)
+    assert fast == pytest.approx(reference, abs=1e-5)
