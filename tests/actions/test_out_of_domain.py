@@ -157,10 +157,14 @@ def test_short_messages_need_the_short_threshold(loaded: OutOfDomainClassifier) 
 
 
 def test_changing_the_negatives_file_changes_the_fingerprint(negatives: Path) -> None:
+    """Rasa's training cache reuses a component whose fingerprint key is unchanged."""
+    from rasa.engine.training.fingerprinting import calculate_fingerprint_key
+
     config = {"negatives": str(negatives)}
-    before = OutOfDomainClassifier.fingerprint_addon(config)
+    before = calculate_fingerprint_key(OutOfDomainClassifier, config, {})
+    assert calculate_fingerprint_key(OutOfDomainClassifier, config, {}) == before
     negatives.write_text(NEGATIVES + "quanto dista la Luna dalla Terra?\n", "utf-8")
-    assert OutOfDomainClassifier.fingerprint_addon(config) not in (None, before)
+    assert calculate_fingerprint_key(OutOfDomainClassifier, config, {}) != before
 
 
 def test_a_missing_negatives_file_fails_training(tmp_path: Path) -> None:
