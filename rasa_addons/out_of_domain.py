@@ -15,7 +15,8 @@ payload, which starts with "/") it adds ``out_of_domain``: P(out of domain) to t
 P >= ``threshold`` it makes ``out_of_scope`` the intent, with confidence P, first in ``intent_ranking``
 and DIET's ranking after it (same order, confidences times 1 - P). Messages of at most ``short_words``
 words ("luogo?", "non ora", "grz") carry little evidence and are mostly replies and follow-ups: they
-need ``short_threshold``.
+need ``short_threshold``. Messages of more than ``long_words`` words (a story, then the question) need
+``long_threshold``: most of their words are general ones even when they are about Concilia.
 
 Rasa's training cache only knows the pipeline's config and the training data, so the component adds
 the negatives file's SHA-256 to its fingerprint (``fingerprint_addon``): editing the file retrains it.
@@ -175,6 +176,10 @@ class OutOfDomainClassifier(GraphComponent):
             # replies and follow-ups, so they need a higher probability.
             "short_words": 3,
             "short_threshold": 0.8,
+            # Messages of more than long_words words (a story, then the question) are mostly general
+            # words even when they are about Concilia, so P rises with length: only a high one flips.
+            "long_words": 10_000,
+            "long_threshold": 0.9,
             "word_ngrams": [1, 2],
             "char_ngrams": [2, 5],
             "char_min_df": 2,
@@ -249,8 +254,12 @@ class OutOfDomainClassifier(GraphComponent):
         return cls(config, model_storage, resource, model)
 
     def _threshold(self, text: str) -> float:
-        short = len(text.split()) <= self.config["short_words"]
-        return self.config["short_threshold"] if short else self.config["threshold"]
+        words = len(text.split())
+        if words <= self.config["short_words"]:
+            return self.config["short_threshold"]
+        if words > self.config["long_words"]:
+            return self.config["long_threshold"]
+        return self.config["threshold"]
 
     def process(self, messages: list[Message]) -> list[Message]:
         if self.model is None:

@@ -156,6 +156,19 @@ def test_short_messages_need_the_short_threshold(loaded: OutOfDomainClassifier) 
     assert long.get("intent")["name"] == "out_of_scope"
 
 
+def test_long_messages_need_the_long_threshold(loaded: OutOfDomainClassifier) -> None:
+    loaded.config.update(threshold=0.5, short_words=3, long_words=8, long_threshold=1.01)
+    medium, long = loaded.process(
+        [
+            _parsed("che tempo farà sabato a Roma? devo andare al mare"),
+            _parsed("che tempo farà sabato a Roma? devo andare al mare con gli amici e la macchina"),
+        ]
+    )
+    assert medium.get("intent")["name"] == "out_of_scope"
+    assert long.get("out_of_domain") >= 0.5  # out of domain, but over long_words words
+    assert long.get("intent")["name"] == "ask_summer_camp"
+
+
 def test_changing_the_negatives_file_changes_the_fingerprint(negatives: Path) -> None:
     """Rasa's training cache reuses a component whose fingerprint key is unchanged."""
     from rasa.engine.training.fingerprinting import calculate_fingerprint_key
