@@ -157,7 +157,7 @@ def test_short_messages_need_the_short_threshold(loaded: OutOfDomainClassifier) 
 
 
 def test_long_messages_need_the_long_threshold(loaded: OutOfDomainClassifier) -> None:
-    loaded.config.update(threshold=0.5, short_words=3, long_words=8, long_threshold=1.01)
+    loaded.config.update(threshold=0.5, short_words=3, long_words=10, long_threshold=1.01)
     medium, long = loaded.process(
         [
             _parsed("che tempo farà sabato a Roma? devo andare al mare"),
