@@ -16,8 +16,10 @@ Data sets (each message labelled with what a helpful answer is):
 
 For each set, overall and by length band (up to 5 words, 6-15, over 15):
   topic_accuracy      messages whose label is a topic: the reply's topic is that topic
-  confidently_wrong   all messages: the reply names a topic that is not the right one (none is right
-                      for out-of-scope, referral, person and privacy labels)
+  confidently_wrong   the reply names a topic that is not the right one (none is right for
+                      out-of-scope, referral, person and privacy labels), over every message whose
+                      right topic is known (not the held-out follow-ups and small talk, labelled by
+                      intent only: their intent is checked instead)
   clarified           all messages: the reply asks which topic the person means (meta.clarify)
   rejection           out-of-scope labels: no topic, no clarification, no services, no handoff
   referral_accuracy   referral labels: the reply is that referral
@@ -179,6 +181,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         human = [r for r in sel if r["label"] == HUMAN]
         privacy = [r for r in sel if r["label"] == PRIVACY]
         other = [r for r in sel if r["label"].startswith("intent:")]
+        judged = [r for r in sel if not r["label"].startswith("intent:")]
         towns = [r for r in sel if r["j"]["town_right"] is not None]
         terrs = [r for r in sel if r["j"]["territory_right"] is not None]
         in_scope = [r for r in sel if r["label"] not in (HUMAN, OOS)]
@@ -186,7 +189,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "n": len(sel),
             "topic_n": len(topic_rows),
             "topic_accuracy": rate(sum(r["j"]["topic_right"] for r in topic_rows), len(topic_rows)),
-            "confidently_wrong": rate(sum(r["j"]["confidently_wrong"] for r in sel), len(sel)),
+            # over the messages whose right topic is known: not the held-out follow-ups, small talk and
+            # bare towns labelled by intent only ("e quanto costa?" may rightly name the topic in talk)
+            "judged_n": len(judged),
+            "confidently_wrong": rate(sum(r["j"]["confidently_wrong"] for r in judged), len(judged)),
             "confidently_wrong_on_topics": rate(
                 sum(r["j"]["confidently_wrong"] for r in topic_rows), len(topic_rows)
             ),
