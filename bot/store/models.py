@@ -4,7 +4,8 @@ Schema changes go through Alembic (``bot/store/migrations``); these models are t
 are written from. The handoff to partner operators adds tickets (with their events and the mapping of
 relayed messages), operators, operators' groups and invite codes (migration 0002). Running several
 gateways side by side adds who took each inbound message in and when it was answered, and the long button
-payloads (migration 0003).
+payloads (migration 0003). The operators' desks keep where each ticket sits (its Telegram topic and card)
+in their own table, off the ticket row (migration 0004).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.handoff.model import OPEN_STATES as OPEN_TICKET_STATES
+from bot.handoff.model import InviteKind, TicketState
+
 # Stable constraint names, so Alembic can alter tables (also SQLite's batch mode).
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -43,9 +47,9 @@ NAMING = {
 
 DIRECTIONS = ("in", "out")
 PRIVACY_KINDS = ("notice_shown", "privacy_viewed", "erase_requested", "erased")
-TICKET_STATES = ("waiting", "assigned", "closed", "expired")
-OPEN_STATES = ("waiting", "assigned")
-INVITE_KINDS = ("operator", "group")
+TICKET_STATES = tuple(s.value for s in TicketState)
+OPEN_STATES = tuple(s.value for s in OPEN_TICKET_STATES)
+INVITE_KINDS = tuple(k.value for k in InviteKind)
 RELAY_DIRECTIONS = ("to_operators", "to_person")
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
@@ -233,7 +237,7 @@ class Ticket(Base):
     partner_id: Mapped[str] = mapped_column(String(64))
     topic: Mapped[str | None] = mapped_column(String(64))
     territory: Mapped[str | None] = mapped_column(String(64))
-    comune: Mapped[str | None] = mapped_column(String(64))
+    town: Mapped[str | None] = mapped_column(String(64))
     question: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -245,9 +249,6 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None]
     closed_by: Mapped[str | None] = mapped_column(String(64))
     close_reason: Mapped[str | None] = mapped_column(String(32))
-    group_chat_id: Mapped[int | None] = mapped_column(BigInteger)
-    thread_id: Mapped[int | None] = mapped_column(BigInteger)
-    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
     rating: Mapped[int | None] = mapped_column(Integer)
     rated_at: Mapped[datetime | None]
     purged: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -288,3 +289,18 @@ class RelayedMessage(Base):
     group_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     topic_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeskTopic(Base):
+    """Where a ticket sits on an operators' desk (``desk``: "telegram"): the forum topic (group chat and
+    thread) and the card's message. One row per ticket and desk; the desk's own table, not the ticket's."""
+
+    __tablename__ = "desk_topics"
+    __table_args__ = (Index("ix_desk_topics_desk_chat_id_thread_id", "desk", "chat_id", "thread_id"),)
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    desk: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    thread_id: Mapped[int] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)

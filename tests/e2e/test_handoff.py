@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot import handoff_texts as txt
+from bot.handoff import texts as txt
 from knowledge import load
 from tests.e2e.stack import CONCILIA, ROOT, Gateway, start_gateway
 
@@ -330,7 +330,7 @@ def test_a_deleted_topic_is_made_again(stack):
     in_new = [m.get("text", "") for m in s.tg.messages(GROUP) if m.get("message_thread_id") == new_thread]
     assert any(t.startswith(f"Richiesta n. {number}") for t in in_new)  # a fresh card
     assert "c'è qualcuno?" in in_new  # her message, copied into the new topic
-    assert s.db("SELECT thread_id FROM tickets WHERE id = ?", number) == [(new_thread,)]
+    assert s.db("SELECT thread_id FROM desk_topics WHERE ticket_id = ?", number) == [(new_thread,)]
 
 
 def test_a_web_chat_handoff(stack):
@@ -405,7 +405,7 @@ def test_a_gateway_restart_in_the_middle_of_a_handoff_loses_nothing(stack):
     assert copy["params"]["message_thread_id"] == thread
     assert to_elena["params"]["from_chat_id"] == GROUP
     assert s.db("SELECT state, close_reason FROM tickets WHERE id = ?", number) == [("closed", "handed_back")]
-    threads = s.db("SELECT thread_id FROM tickets WHERE id = ?", number)
+    threads = s.db("SELECT thread_id FROM desk_topics WHERE ticket_id = ?", number)
     assert threads == [(thread,)]  # the same topic before and after the restart
 
 

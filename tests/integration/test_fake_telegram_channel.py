@@ -20,9 +20,11 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from bot.channels.telegram import COMMANDS, TelegramChannel, build_telegram
-from bot.channels.telegram_render import split_text
-from bot.messages import Button, Inbound, Reply, Turn
+from bot.channels.telegram.build import build_telegram
+from bot.channels.telegram.people import TelegramChannel
+from bot.channels.telegram.render import split_text
+from bot.core.commands import IN_MENU as COMMANDS
+from bot.core.messages import Button, Inbound, Reply, Turn
 from tests.fake_telegram import FakeTelegramServer
 
 # PTB itself warns about RetryAfter.retry_after becoming a timedelta in v23; our code reads both
@@ -96,7 +98,7 @@ async def test_start_round_trip_through_long_polling(
     actions = fake_tg.sent(chat_id=PERSON, method="sendChatAction")
     assert actions and actions[0]["time"] <= reply["time"]
     commands = next(iter(fake_tg.state()["commands"].values()))
-    assert [(c["command"], c["description"]) for c in commands] == list(COMMANDS)
+    assert [(c["command"], c["description"]) for c in commands] == [(c.name, c.description) for c in COMMANDS]
     assert caplog.records and TOKEN not in caplog.text  # httpx would log every URL with the token
 
 

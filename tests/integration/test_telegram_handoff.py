@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot import handoff_texts as txt
-from bot.assistant import RasaClient
-from bot.channels.telegram import build_telegram
-from bot.conversation import ConversationRouter
-from bot.handoff import HandoffService
-from bot.office_hours import ROME
-from bot.ratelimit import RateLimiter
+from bot.assistant.rasa import RasaClient
+from bot.channels.telegram.build import build_telegram
+from bot.conversation.router import ConversationRouter
+from bot.core.ratelimit import RateLimiter
+from bot.handoff import texts as txt
+from bot.handoff.office_hours import ROME
+from bot.handoff.service import HandoffService
 from knowledge import load
 from tests.fake_telegram import FakeTelegramServer
 from tests.fakes.fake_rasa import FakeRasa
@@ -256,7 +256,7 @@ async def test_a_deleted_topic_is_made_again_on_the_next_message(tg):
     ]
     assert any(t.startswith(f"Richiesta n. {number}") for t in texts)  # a fresh card
     assert any(txt.recreated_notice(number) in t for t in texts)
-    assert (await env.service.tickets.get(number)).thread_id == new_thread
+    assert (await env.service.desk_places.place(number)).thread_id == new_thread
 
 
 async def test_when_the_person_has_blocked_the_bot_the_topic_is_told(tg):

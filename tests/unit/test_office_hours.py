@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot import handoff_texts as txt
-from bot.office_hours import ROME, availability, open_seconds_between
+from bot.handoff import texts as txt
+from bot.handoff.office_hours import ROME, availability, open_seconds_between
 from knowledge import load
 
 KB = load()
@@ -68,7 +68,7 @@ def test_daylight_saving_change_keeps_local_hours():
 
 
 def test_easter_and_national_holidays():
-    from bot.office_hours import easter, national_holiday
+    from bot.handoff.office_hours import easter, national_holiday
 
     assert [easter(y) for y in (2026, 2027, 2028)] == [date(2026, 4, 5), date(2027, 3, 28), date(2028, 4, 16)]
     assert national_holiday(date(2027, 3, 29)) and national_holiday(date(2026, 12, 8))

@@ -12,12 +12,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot import texts
-from bot.assistant import AssistantAnswer, RasaClient
-from bot.conversation import ConversationRouter
-from bot.messages import Inbound, Turn
-from bot.ratelimit import RateLimiter
-from bot.recovery import Recovery
+from bot.assistant.answers import AssistantAnswer
+from bot.assistant.rasa import RasaClient
+from bot.conversation import texts
+from bot.conversation.recovery import Recovery
+from bot.conversation.router import ConversationRouter
+from bot.core.messages import Inbound, Turn
+from bot.core.ratelimit import RateLimiter
 from bot.store import Store, make_engine, upgrade
 from bot.store.models import Message
 from bot.store.spool import Spool

@@ -46,8 +46,8 @@ from typing import Any, Protocol
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.messages import Inbound, Turn
-from bot.texts import MAX_TEXT_CHARS
+from bot.core import commands
+from bot.core.messages import MAX_TEXT_CHARS, Inbound, Turn
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,6 @@ STATIC = Path(__file__).with_name("static")
 MAX_BODY_BYTES = 64 * 1024
 MAX_PAYLOAD_CHARS = 1024
 USER_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-COMMANDS = {"start", "help", "menu", "aiuto", "privacy", "cancella"}
 _STATIC_FILES = {"chat.css": "text/css", "chat.js": "text/javascript"}
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -91,7 +90,7 @@ class ChatRequest:
     def to_inbound(self) -> Inbound:
         if self.text is not None:
             stripped = self.text.strip()
-            if stripped.startswith("/") and stripped[1:].lower() in COMMANDS:
+            if stripped.startswith("/") and stripped[1:].lower() in commands.NAMES:
                 return Inbound(channel="web", user_key=self.user, command=stripped[1:].lower())
         return Inbound(channel="web", user_key=self.user, text=self.text, payload=self.payload)
 

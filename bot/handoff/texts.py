@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from bot.messages import Button
-from bot.office_hours import ROME
+from bot.core.messages import Button
+from bot.handoff.office_hours import ROME
 from knowledge.italian import MONTHS, WEEKDAYS
 
 # Payloads of the buttons the router answers itself (never sent to Rasa).

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+MAX_TEXT_CHARS = 4096  # the longest message taken in (Telegram's own limit)
+
 META_FIELDS = (
     "intent",
     "confidence",

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.messages import Button, Reply
+from bot.core.messages import Button, Reply
 
 MAX_MESSAGE_LENGTH = 4096
 SHORT_BUTTON_TITLE = 20  # titles up to this many characters go two per row

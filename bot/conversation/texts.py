@@ -5,16 +5,17 @@ Answers about services come from the knowledge base through Rasa; these are the 
 
 from __future__ import annotations
 
-from bot.messages import Button
+from bot.core.commands import REQUEST_HUMAN
+from bot.core.messages import MAX_TEXT_CHARS, Button
 
-MAX_TEXT_CHARS = 4096
+__all__ = ["MAX_TEXT_CHARS"]  # the limit, re-exported for the texts that quote it
 
 MENU_BUTTONS = (
     Button("Centri estivi e scuole chiuse", '/choose_topic{"topic": "school_closure"}'),
     Button("Nido serale e del sabato", '/choose_topic{"topic": "evening_nursery"}'),
     Button("Caregiver", '/choose_topic{"topic": "caregiver_support"}'),
     Button("Welfare aziendale", '/choose_topic{"topic": "company_welfare"}'),
-    Button("Parla con una persona", "/request_human"),
+    Button("Parla con una persona", REQUEST_HUMAN),
 )
 
 # Payloads of the buttons the router answers itself (they never go to Rasa).

@@ -1,26 +1,28 @@
-"""The Telegram channel: python-telegram-bot 22 at the edge of the gateway.
+"""The people's side of the Telegram channel: python-telegram-bot 22 at the edge of the gateway.
 
-Everything that knows about Telegram lives here (and in ``telegram_render`` / ``callback_store``): handlers
-turn an update into an :class:`~bot.messages.Inbound`, hand it to the conversation router, and render the
-:class:`~bot.messages.Turn` it answers as HTML messages with inline keyboards.
+Handlers turn an update of a private chat into an :class:`~bot.core.messages.Inbound`, hand it to the
+conversation router, and render the :class:`~bot.core.messages.Turn` it answers as HTML messages with
+inline keyboards (:mod:`bot.channels.telegram.render`), sent by the one send path
+(:mod:`bot.channels.telegram.send`).
 
-Wiring (the one place where the PTB ``Application`` is built) is :func:`build_telegram`; ``bot/app.py``
-calls it and then ``await channel.start()`` / ``await channel.stop()``.
+Wiring (the one place where the PTB ``Application`` is built) is
+:func:`bot.channels.telegram.build.build_telegram`; ``bot/app.py`` calls it and then
+``await channel.start()`` / ``await channel.stop()``.
 
 * Long polling by default (``TELEGRAM_MODE=polling``); webhook mode behind a reverse proxy
   (``TELEGRAM_MODE=webhook``): a small aiohttp server receives the updates, checks Telegram's
   ``X-Telegram-Bot-Api-Secret-Token`` header and puts them on the application's queue. (PTB's own webhook
   server needs tornado, an extra dependency; aiohttp is already one of ours.)
-* Updates of one chat are processed one at a time and in order; different chats concurrently.
+* Updates of one chat are processed one at a time and in order, different chats concurrently, fairly
+  (:mod:`bot.channels.telegram.updates`).
 * ``typing…`` is shown when the router takes longer than ``typing_delay`` (0.5 s), refreshed every few
   seconds; a quick answer goes out alone.
-* Telegram's 429 answers are waited out and retried by PTB's ``AIORateLimiter``; other network errors
-  are retried a few times with a backoff, then logged. A handler error never stops the application.
 * Button payloads longer than Telegram's 64-byte ``callback_data`` travel as a short key whose payload
-  is kept in the database, shared by every gateway (see :mod:`bot.channels.callback_store`): the keys of a
-  turn are written before it is sent; a key nobody knows gets a kind request to write the question again.
+  is kept in the database, shared by every gateway (see :mod:`bot.channels.telegram.callbacks`): the keys of
+  a turn are written before it is sent; a key nobody knows gets a kind request to write the question again.
 * With a handoff service, the operators' side (groups, forum topics, registration) is added by
-  :mod:`bot.channels.telegram_operators`; its handlers run before these.
+  :mod:`bot.channels.telegram.operators`; its handlers run before these. A handler error never stops the
+  application.
 """
 
 from __future__ import annotations
@@ -29,55 +31,33 @@ import asyncio
 import contextlib
 import datetime as dtm
 import hmac
-import html
 import logging
-import warnings
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import (
-    BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    LinkPreviewOptions,
-    Message,
-    Update,
-)
-from telegram.constants import ChatAction, ParseMode
+from telegram import BotCommand, Message, Update
+from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
-    ApplicationBuilder,
-    BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest
 
-from bot.channels.callback_store import CallbackStore
-from bot.channels.telegram_render import RenderedMessage, render_reply
-from bot.messages import Inbound, Reply, Turn
+from bot.channels.telegram.callbacks import CallbackStore
+from bot.channels.telegram.render import RenderedMessage, render_reply
+from bot.channels.telegram.send import TelegramSend
+from bot.channels.telegram.typing_indicator import TypingIndicator
+from bot.core import commands
+from bot.core.messages import Inbound, Reply, Turn
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
-
-# Commands shown in Telegram's menu (setMyCommands), in the order people see them.
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("start", "Inizia e guarda il menu"),
-    ("menu", "Mostra il menu dei servizi"),
-    ("help", "Come posso aiutarti"),
-    ("privacy", "Quali dati teniamo e per quanto tempo"),
-    ("cancella", "Cancella tutti i tuoi dati"),
-)
-COMMAND_NAMES = tuple(name for name, _ in COMMANDS)
 
 # Update types the bot asks for (the operators' messages in groups and their buttons are of these types too).
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -114,46 +94,6 @@ class WebhookConfig:
     path: str = "/telegram"
 
 
-class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Updates of the same chat one at a time, in arrival order; different chats concurrently."""
-
-    def __init__(self, max_concurrent_updates: int = 64) -> None:
-        super().__init__(max_concurrent_updates)
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._waiting: dict[int, int] = {}
-
-    @staticmethod
-    def _chat_key(update: object) -> int | None:
-        if isinstance(update, Update):
-            if update.effective_chat is not None:
-                return update.effective_chat.id
-            if update.effective_user is not None:
-                return update.effective_user.id
-        return None
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        key = self._chat_key(update)
-        if key is None:
-            await coroutine
-            return
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._waiting[key] = self._waiting.get(key, 0) + 1
-        try:
-            async with lock:
-                await coroutine
-        finally:
-            self._waiting[key] -= 1
-            if not self._waiting[key]:
-                del self._waiting[key]
-                del self._locks[key]
-
-    async def initialize(self) -> None:
-        """Nothing to set up."""
-
-    async def shutdown(self) -> None:
-        """Nothing to free."""
-
-
 class PrivateCallbackQueryHandler(CallbackQueryHandler):
     """Button presses in private chats only: presses in groups are left to the operators' handlers."""
 
@@ -165,61 +105,6 @@ class PrivateCallbackQueryHandler(CallbackQueryHandler):
         return super().check_update(update)
 
 
-class _Typing:
-    """Shows "typing…" in a chat until stopped, from ``delay`` seconds on (refreshed every ``interval``).
-
-    An answer that comes within the delay (nearly all of them) goes out alone: one Bot API call instead of
-    two, which halves what the bot spends of Telegram's 30 calls a second when many people write at once.
-    With ``delay`` 0 the action is always sent, before any answer."""
-
-    def __init__(self, send: Callable[[], Awaitable[object]], interval: float, delay: float = 0.0) -> None:
-        self._send = send
-        self._interval = interval
-        self._delay = delay
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def _wait_stop(self, seconds: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
-        return self._stop.is_set()
-
-    async def _run(self) -> None:
-        if self._delay > 0 and await self._wait_stop(self._delay):
-            return
-        while True:
-            try:
-                await self._send()
-            except TelegramError as exc:  # "typing" is a courtesy: never let it get in the way
-                log.debug("chat action failed: %s", exc)
-            if await self._wait_stop(self._interval):
-                return
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is None:
-            return
-        try:
-            # let an action already on its way arrive before the answer does
-            await asyncio.wait_for(asyncio.shield(self._task), 2.0)
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-
-def _retry_after_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
-    if isinstance(value, dtm.timedelta):
-        return value.total_seconds()
-    return float(value)
-
-
 def unsupported_kind(message: Message) -> str:
     """What kind of content a message carries that we cannot read ("other" when none of the known ones)."""
     for kind in UNSUPPORTED_KINDS:
@@ -228,20 +113,12 @@ def unsupported_kind(message: Message) -> str:
     return "other"
 
 
-def _markup(msg: RenderedMessage) -> InlineKeyboardMarkup | None:
-    if not msg.rows:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(title, callback_data=data) for title, data in row] for row in msg.rows]
-    )
-
-
 class TelegramChannel:
     """The PTB application, its handlers, and how a Turn is sent back to a chat."""
 
     def __init__(
         self,
-        application: Application,
+        application: Application,  # type: ignore[type-arg]
         router: Router,
         *,
         webhook: WebhookConfig | None = None,
@@ -262,8 +139,7 @@ class TelegramChannel:
         self.typing_interval = typing_interval
         self.typing_delay = typing_delay
         self.polling_timeout = polling_timeout
-        self.send_attempts = send_attempts
-        self.retry_backoff = retry_backoff
+        self.telegram = TelegramSend(lambda: application.bot, attempts=send_attempts, backoff=retry_backoff)
         self.start_attempts = start_attempts
         self._webhook_runner: web.AppRunner | None = None
         self._started = False
@@ -274,7 +150,8 @@ class TelegramChannel:
     def _add_handlers(self) -> None:
         private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
         app = self.application
-        app.add_handler(CommandHandler(list(COMMAND_NAMES), self._on_command, filters=private))
+        names = [c.name for c in commands.IN_MENU]
+        app.add_handler(CommandHandler(names, self._on_command, filters=private))
         # other commands ("/qualcosa") go on as text: the router decides what they mean
         app.add_handler(MessageHandler(private & filters.TEXT, self._on_text))
         app.add_handler(MessageHandler(private & filters.LOCATION, self._on_location))
@@ -347,7 +224,8 @@ class TelegramChannel:
 
     async def _set_commands(self) -> None:
         try:
-            await self.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+            menu = [BotCommand(c.name, c.description or c.name) for c in commands.IN_MENU]
+            await self.bot.set_my_commands(menu)
         except TelegramError as exc:  # the menu is a convenience; the commands work anyway
             log.warning("setMyCommands failed: %s", exc)
 
@@ -404,7 +282,7 @@ class TelegramChannel:
         message = update.effective_message
         if message is None or not message.text:
             return
-        name = message.text.split()[0].lstrip("/").split("@")[0].lower()
+        name = commands.command_name(message.text)
         await self._dispatch(message.chat_id, self._inbound(update, message.chat_id, command=name))
 
     async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -450,7 +328,7 @@ class TelegramChannel:
     # ------------------------------------------------------------------ answering
 
     async def _dispatch(self, chat_id: int, inbound: Inbound) -> None:
-        typing = _Typing(
+        typing = TypingIndicator(
             lambda: self.bot.send_chat_action(chat_id=chat_id, action=ChatAction.TYPING),
             self.typing_interval,
             self.typing_delay,
@@ -477,132 +355,17 @@ class TelegramChannel:
         return True
 
     async def _send_message(self, chat_id: int, msg: RenderedMessage) -> bool:
-        text: str = msg.html
-        parse_mode: str | None = ParseMode.HTML
-        markup = _markup(msg)
-        delay = self.retry_backoff
-        for attempt in range(1, self.send_attempts + 1):
-            try:
-                await self.bot.send_message(
-                    chat_id=chat_id,
-                    text=text,
-                    parse_mode=parse_mode,
-                    reply_markup=markup,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                )
-                return True
-            except RetryAfter as exc:  # the rate limiter already retried: wait once more
-                wait = _retry_after_seconds(exc)
-                log.warning("Telegram flood control: waiting %.0f s", wait)
-                await asyncio.sleep(wait)
-            except BadRequest as exc:
-                if parse_mode and "parse entities" in exc.message.lower():
-                    log.error("Telegram refused our HTML (%s); sending the part as plain text", exc)
-                    text, parse_mode = html.unescape(text), None
-                    continue
-                log.error("Telegram refused a message to chat %s: %s", chat_id, exc)
-                return False
-            except Forbidden as exc:  # the person blocked the bot or deleted the chat
-                log.warning("cannot write to chat %s: %s", chat_id, exc)
-                return False
-            except NetworkError as exc:
-                if attempt == self.send_attempts:
-                    break
-                log.warning("sending to Telegram failed (%s), attempt %d, retrying", exc, attempt)
-                await asyncio.sleep(delay)
-                delay *= 2
-            except TelegramError as exc:
-                log.error("Telegram error sending to chat %s: %s", chat_id, exc)
-                return False
-        log.error("giving up sending a message to chat %s after %d attempts", chat_id, self.send_attempts)
+        try:
+            await self.telegram.rendered(chat_id, msg)
+            return True
+        except Forbidden as exc:  # the person blocked the bot or deleted the chat
+            log.warning("cannot write to chat %s: %s", chat_id, exc)
+        except RetryAfter as exc:  # the rate limiter waited and retried already
+            log.error("Telegram flood control: a message to chat %s is not sent (%s)", chat_id, exc)
+        except BadRequest as exc:
+            log.error("Telegram refused a message to chat %s: %s", chat_id, exc)
+        except NetworkError as exc:
+            log.error("giving up sending a message to chat %s: %s", chat_id, exc)
+        except TelegramError as exc:
+            log.error("Telegram error sending to chat %s: %s", chat_id, exc)
         return False
-
-
-def _secret(value: Any) -> str | None:
-    if value is None:
-        return None
-    getter = getattr(value, "get_secret_value", None)
-    text = getter() if callable(getter) else str(value)
-    return text or None
-
-
-def webhook_config(settings: Any) -> WebhookConfig:
-    """Webhook settings: the public URL and secret, and where our own listener binds.
-
-    ``telegram_webhook_listen`` / ``telegram_webhook_port`` (default 127.0.0.1:8443, behind the reverse
-    proxy) and ``telegram_webhook_path`` (default: the path of the public URL) are read when present.
-    """
-    url = getattr(settings, "telegram_webhook_url", None)
-    secret = _secret(getattr(settings, "telegram_webhook_secret", None))
-    if not url or not secret:
-        raise ValueError("webhook mode needs TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET")
-    path = getattr(settings, "telegram_webhook_path", None) or urlsplit(str(url)).path or "/telegram"
-    return WebhookConfig(
-        url=str(url),
-        secret=secret,
-        listen=getattr(settings, "telegram_webhook_listen", None) or "127.0.0.1",
-        port=int(getattr(settings, "telegram_webhook_port", None) or 8443),
-        path=path,
-    )
-
-
-def build_telegram(
-    settings: Any,
-    router: Router,
-    *,
-    handoff: Any = None,
-    request: BaseRequest | None = None,
-    get_updates_request: BaseRequest | None = None,
-    rate_limit_retries: int = 5,
-    **channel_options: Any,
-) -> TelegramChannel:
-    """Build the PTB Application and the channel around it. No network I/O happens here.
-
-    ``settings`` needs ``telegram_bot_token`` (SecretStr), ``telegram_mode`` ("polling" | "webhook"),
-    ``telegram_api_base`` (optional, e.g. "http://127.0.0.1:8081/bot" for the fake server), and in webhook
-    mode what :func:`webhook_config` reads. ``request`` / ``get_updates_request`` replace PTB's HTTP layer
-    (tests); ``channel_options`` go to :class:`TelegramChannel`. With ``handoff`` (a
-    :class:`bot.handoff.HandoffService`) the operators' side is added.
-    """
-    token = _secret(getattr(settings, "telegram_bot_token", None))
-    if not token:
-        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    mode = getattr(settings, "telegram_mode", None) or "polling"
-    if mode not in ("polling", "webhook"):
-        raise ValueError(f"unknown telegram_mode {mode!r}: use 'polling' or 'webhook'")
-    webhook = webhook_config(settings) if mode == "webhook" else None
-
-    # Telegram's ~30 messages a second are per bot: with several gateways each gets its share
-    per_second = float(getattr(settings, "telegram_messages_per_second", 30.0))
-
-    # httpx logs every request URL at INFO, and the URL carries the bot token
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
-    builder = (
-        ApplicationBuilder()
-        .token(token)
-        .rate_limiter(AIORateLimiter(overall_max_rate=per_second, max_retries=rate_limit_retries))
-        .concurrent_updates(PerChatUpdateProcessor())
-    )
-    api_base = getattr(settings, "telegram_api_base", None)
-    if api_base:
-        builder = builder.base_url(str(api_base))
-    if request is not None:
-        builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
-    if webhook is not None:
-        builder = builder.updater(None)
-    application = builder.build()
-    channel_options.setdefault("typing_delay", getattr(settings, "telegram_typing_delay", 0.5))
-    callbacks = channel_options.pop("callbacks", None)
-    if callbacks is None:  # not `or`: an empty store is falsy (it has a length)
-        callbacks = CallbackStore()
-    operators = None
-    if handoff is not None:
-        from bot.channels.telegram_operators import TelegramOperators
-
-        operators = TelegramOperators(application, handoff, encode=callbacks.encode)
-    return TelegramChannel(
-        application, router, webhook=webhook, callbacks=callbacks, operators=operators, **channel_options
-    )

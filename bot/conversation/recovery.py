@@ -1,9 +1,10 @@
 """Answering the messages a gateway stored but never answered.
 
-A gateway stores every inbound message before answering it (see :mod:`bot.conversation`), and Telegram's
-update is confirmed as soon as the next batch is asked for: a gateway killed (SIGKILL, OOM, power cut)
-between storing a message and storing its answer leaves the message stored, confirmed, and unanswered.
-Such a message has no ``answered_at``: the normal path sets it in the transaction that stores the replies.
+A gateway stores every inbound message before answering it (see :mod:`bot.conversation.journal`), and
+Telegram's update is confirmed as soon as the next batch is asked for: a gateway killed (SIGKILL, OOM,
+power cut) between storing a message and storing its answer leaves the message stored, confirmed, and
+unanswered. Such a message has no ``answered_at``: the normal path sets it in the transaction that stores
+the replies.
 
 :class:`Recovery` finds them and answers them through :meth:`ConversationRouter.answer_pending`, once at
 start-up and then periodically (:func:`run_recovery`):
@@ -28,8 +29,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from bot.conversation import ConversationRouter
-from bot.messages import Turn
+from bot.conversation.router import ConversationRouter
+from bot.core.messages import Turn
 from bot.store import Store, StoreUnavailable
 from bot.store.models import utcnow
 

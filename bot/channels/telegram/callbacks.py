@@ -28,10 +28,8 @@ import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime, timedelta
-
-from bot.store import Store, StoreUnavailable
-from bot.store.models import utcnow
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +39,27 @@ _KEY_HEX_CHARS = 10
 REFRESH_AFTER = timedelta(days=1)  # a button rendered again after this long moves its row's seen_at on
 
 
+class PayloadStore(Protocol):
+    """Where the payloads are kept (the gateway's :class:`bot.store.Store`)."""
+
+    async def save_callback_payloads(self, entries: dict[str, str], at: datetime) -> None: ...
+
+    async def callback_payload(self, key: str) -> str | None: ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 class CallbackStore:
     """Short button keys to full payloads: a bounded cache in front of the database."""
 
     def __init__(
         self,
-        store: Store | None = None,
+        store: PayloadStore | None = None,
         max_entries: int = 10_000,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
@@ -102,11 +112,8 @@ class CallbackStore:
         now = self._clock()
         try:
             await self.store.save_callback_payloads(batch, now)
-        except StoreUnavailable as exc:
-            log.warning("button payloads kept in memory, the database is unreachable: %s", exc)
-            return False
-        except Exception:
-            log.exception("button payloads not stored; kept in memory")
+        except Exception as exc:  # the database is unreachable (StoreUnavailable) or refused them
+            log.warning("button payloads kept in memory, not stored: %s", exc)
             return False
         for key, payload in batch.items():
             if self._pending.get(key) == payload:
