@@ -2,17 +2,22 @@
 
 Pure functions of a partner and an aware ``datetime`` (the caller's clock, so tests freeze time by passing
 one). A day missing from ``office_hours`` is closed; a date in the partner's ``holidays`` is closed all day,
-and so are Italy's national public holidays (fixed by law, Easter Monday included), which the partners'
-lists do not repeat. Daylight saving time is handled by ``zoneinfo``: "9:00" is 9:00 in Rome on that date.
+and so are Italy's national public holidays, which the partners' lists do not repeat. Those come from the
+``holidays`` package (``holidays.country_holidays("IT")``, maintained with the law: it knows, for example,
+that 4 October is a national holiday again from 2026, Law 151 of 8 October 2025). Daylight saving time
+is handled by ``zoneinfo``: "9:00" is 9:00 in Rome on that date.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
+
+import holidays
 
 ROME = ZoneInfo("Europe/Rome")
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -34,26 +39,14 @@ class Availability:
     closes_at: datetime | None  # Rome time, when open now
 
 
-# Italian national public holidays (month, day); Easter Monday is computed.
-NATIONAL_HOLIDAYS = ((1, 1), (1, 6), (4, 25), (5, 1), (6, 2), (8, 15), (11, 1), (12, 8), (12, 25), (12, 26))
-
-
-def easter(year: int) -> date:
-    """Easter Sunday (Gregorian calendar, the anonymous algorithm of Meeus, Jones and Butcher)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    ell = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * ell) // 451
-    month = (h + ell - 7 * m + 114) // 31
-    return date(year, month, (h + ell - 7 * m + 114) % 31 + 1)
+@functools.cache
+def _italian_holidays() -> holidays.HolidayBase:
+    return holidays.country_holidays("IT")
 
 
 def national_holiday(day: date) -> bool:
-    return (day.month, day.day) in NATIONAL_HOLIDAYS or day == easter(day.year) + timedelta(days=1)
+    """Whether ``day`` is a national public holiday in Italy."""
+    return day in _italian_holidays()
 
 
 def spans_on(partner: HasHours, day: date) -> list[tuple[datetime, datetime]]:

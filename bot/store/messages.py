@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, bindparam, exists, false, func, select, text, update
+from sqlalchemy import Engine, Table, bindparam, exists, false, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -308,7 +308,7 @@ def _user_for(session: Session, rec: NewMessage) -> User:
 
 
 # Built once: the two statements of every message, with their compiled form cached by SQLAlchemy.
-_MESSAGES = Message.__table__
+_MESSAGES = cast(Table, Message.__table__)
 _COUNT_INBOUND = select(func.count()).where(
     _MESSAGES.c.user_id == bindparam("user_id"),
     _MESSAGES.c.created_at >= bindparam("since", type_=_MESSAGES.c.created_at.type),

@@ -11,7 +11,7 @@ from bot.handoff.model import TicketState, TicketView
 from bot.store.models import Operator, Ticket, User
 
 
-def select_tickets() -> Select[Any]:
+def select_tickets() -> Select[Ticket, str, str, str | None, str | None]:
     return (
         select(Ticket, User.channel, User.channel_user_key, User.first_name, Operator.first_name)
         .join(User, User.id == Ticket.user_id)

@@ -22,6 +22,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 from telegram.error import BadRequest, Forbidden, TelegramError
 
@@ -75,7 +76,7 @@ class TelegramDesk:
         service.attach_sender("telegram", self)
 
     @property
-    def bot(self):  # noqa: ANN201 - PTB's ExtBot
+    def bot(self) -> Any:  # PTB's ExtBot
         return self.telegram.bot
 
     async def stop(self) -> None:

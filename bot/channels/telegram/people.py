@@ -94,7 +94,7 @@ class WebhookConfig:
     path: str = "/telegram"
 
 
-class PrivateCallbackQueryHandler(CallbackQueryHandler):
+class PrivateCallbackQueryHandler(CallbackQueryHandler[ContextTypes.DEFAULT_TYPE, None]):
     """Button presses in private chats only: presses in groups are left to the operators' handlers."""
 
     def check_update(self, update: object) -> bool | object | None:

@@ -5,6 +5,10 @@ conversation is a chat, or in a forum group a chat *and* a topic (``message_thre
 group is as many conversations as it has tickets. An update waiting for its conversation holds none of the
 ``max_concurrent_updates`` slots: it first waits for its conversation's lock, and only then takes a slot, so
 a flood from one chat never keeps the others waiting.
+
+PTB's own limit is taken *before* ``do_process_update`` (and ``process_update`` is final), so it is set out
+of reach here (:data:`UNBOUNDED`) and the real limit is this processor's own semaphore, taken after the
+conversation's lock.
 """
 
 from __future__ import annotations
@@ -30,32 +34,36 @@ def conversation_key(update: object) -> Hashable | None:
     return chat.id
 
 
+UNBOUNDED = 1_000_000  # PTB's semaphore: never the one that makes an update wait
+
+
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Updates of the same conversation one at a time, in arrival order; different ones concurrently."""
+    """Updates of the same conversation one at a time, in arrival order; different ones concurrently, at
+    most ``max_concurrent_updates`` at once."""
 
     def __init__(self, max_concurrent_updates: int = 64) -> None:
-        super().__init__(max_concurrent_updates)
+        super().__init__(UNBOUNDED)
+        self.slots = max_concurrent_updates
+        self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._waiting: dict[Hashable, int] = {}
 
-    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = conversation_key(update)
         if key is None:
-            await super().process_update(update, coroutine)
+            async with self._slots:
+                await coroutine
             return
         lock = self._locks.setdefault(key, asyncio.Lock())  # asyncio.Lock wakes its waiters in order
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
-            async with lock:  # the conversation's turn first, holding no slot...
-                await super().process_update(update, coroutine)  # ...then a slot
+            async with lock, self._slots:  # the conversation's turn first, holding no slot; then a slot
+                await coroutine
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:
                 del self._waiting[key]
                 del self._locks[key]
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        await coroutine
 
     async def initialize(self) -> None:
         """Nothing to set up."""
