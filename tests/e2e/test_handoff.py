@@ -29,6 +29,7 @@ import pytest
 from bot.handoff import texts as txt
 from knowledge import load
 from tests.e2e.stack import CONCILIA, ROOT, Gateway, start_gateway
+from tests.support import eventually_sync
 
 KB = load()
 MAGENTINO = "azienda-consortile-magentino"
@@ -87,13 +88,12 @@ class Telegram:
         return self.wait(chat_id, method, before + more, timeout)[before:]
 
     def wait_for_text(self, chat_id: int, needle: str, timeout: float = 30) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for call in self.sent(chat_id):
-                if needle in call["params"].get("text", ""):
-                    return call
-            time.sleep(0.1)
-        raise AssertionError(f"no message with {needle!r} in chat {chat_id}")
+        def found() -> dict[str, Any] | None:
+            return next((c for c in self.sent(chat_id) if needle in c["params"].get("text", "")), None)
+
+        return eventually_sync(
+            found, timeout=timeout, interval=0.1, what=f"a message with {needle!r} in {chat_id}"
+        )
 
     def state(self) -> dict[str, Any]:
         return self.http.get("/_test/state").json()
@@ -182,12 +182,11 @@ def request(s: Stack, user: int, name: str, *context: str) -> tuple[int, int, di
     _, t0 = s.tg.say(user, name, text="posso parlare con una persona?")
     [topic] = s.tg.wait(GROUP, "createForumTopic", topics_before + 1)[topics_before:]
     thread = topic["result"]["message_thread_id"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        cards = [c for c in s.tg.sent(GROUP) if c["params"].get("message_thread_id") == thread]
-        if cards:
-            break
-        time.sleep(0.02)
+    cards = eventually_sync(
+        lambda: [c for c in s.tg.sent(GROUP) if c["params"].get("message_thread_id") == thread],
+        timeout=30,
+        what="the card",
+    )
     card = cards[0]
     number = int(re.search(r"Richiesta n\. (\d+)", card["params"]["text"]).group(1))
     return number, thread, card, card["time"] - t0

@@ -17,6 +17,7 @@ from bot.store import NewMessage, Store, StoreUnavailable, make_engine, upgrade
 from bot.store.migrate import current_revision
 from bot.store.models import Base, Message, PrivacyEvent, ProcessedUpdate, User
 from bot.store.retention import purge_once, run_retention
+from tests.support import eventually
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
@@ -206,7 +207,8 @@ async def test_retention_purges_old_texts_and_old_update_ids(store):
 async def test_retention_job_runs_until_cancelled(store):
     await store.save([msg(text="vecchio", at=NOW - timedelta(days=400))])
     job = asyncio.create_task(run_retention(store, 180, interval=0.05, clock=lambda: NOW))
-    await asyncio.sleep(0.2)
+    await eventually(lambda: all(m.purged for m in all_rows(store, Message)), what="the purge")
+    assert not job.done()  # it keeps running until cancelled
     job.cancel()
     with pytest.raises(asyncio.CancelledError):
         await job

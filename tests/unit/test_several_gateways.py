@@ -199,8 +199,11 @@ async def killed_while_thinking_locate(store: Store, clock: Clock, msg: Inbound)
         found.set()
         return "Magenta"
 
+    asked = asyncio.Event()
+
     class Never:
         async def send(self, sender_id: str, text: str) -> AssistantAnswer:
+            asked.set()
             await asyncio.Event().wait()
             raise AssertionError
 
@@ -209,7 +212,7 @@ async def killed_while_thinking_locate(store: Store, clock: Clock, msg: Inbound)
     router = ConversationRouter(store, Never(), clock=clock, gateway_name="gw-a", locate_town=locate)
     task = asyncio.create_task(router.handle(msg))
     await asyncio.wait_for(found.wait(), 5)
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(asked.wait(), 5)  # the gateway dies while it waits for the assistant
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
