@@ -22,10 +22,6 @@ class TicketState(StrEnum):
     CLOSED = "closed"
     EXPIRED = "expired"
 
-    @property
-    def is_open(self) -> bool:
-        return self in OPEN_STATES
-
 
 OPEN_STATES: tuple[TicketState, ...] = (TicketState.WAITING, TicketState.ASSIGNED)
 

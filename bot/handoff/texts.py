@@ -245,7 +245,6 @@ TICKET_ENDED = "Questa richiesta è chiusa: il messaggio non è stato inviato."
 NOT_A_TICKET = "Scrivi dentro l'argomento di una richiesta: qui il messaggio non arriva a nessuno."
 NOT_YOURS = "Solo chi ha preso la richiesta può lasciarla."
 ALREADY_YOURS = "La richiesta è già tua."
-DONE = "Fatto."
 
 
 def operator_registered(partner: str) -> str:

@@ -47,6 +47,7 @@ NAMING = {
 
 DIRECTIONS = ("in", "out")
 PRIVACY_KINDS = ("notice_shown", "privacy_viewed", "erase_requested", "erased")
+# The values the CHECK constraints allow (their SQL is written from these tuples).
 TICKET_STATES = tuple(s.value for s in TicketState)
 OPEN_STATES = tuple(s.value for s in OPEN_TICKET_STATES)
 INVITE_KINDS = tuple(k.value for k in InviteKind)
@@ -107,7 +108,7 @@ class Message(Base):
 
     __tablename__ = "messages"
     __table_args__ = (
-        CheckConstraint("direction IN ('in', 'out')", name="direction"),
+        CheckConstraint(f"direction IN {DIRECTIONS}", name="direction"),
         Index("ix_messages_user_id_created_at", "user_id", "created_at"),
         Index("ix_messages_created_at", "created_at"),
     )
@@ -157,9 +158,7 @@ class PrivacyEvent(Base):
 
     __tablename__ = "privacy_events"
     __table_args__ = (
-        CheckConstraint(
-            "kind IN ('notice_shown', 'privacy_viewed', 'erase_requested', 'erased')", name="kind"
-        ),
+        CheckConstraint(f"kind IN {PRIVACY_KINDS}", name="kind"),
         Index("ix_privacy_events_user_id", "user_id"),
     )
 
@@ -200,7 +199,7 @@ class InviteCode(Base):
     a group. Used once (``used_at``), refused after ``expires_at``."""
 
     __tablename__ = "invite_codes"
-    __table_args__ = (CheckConstraint("kind IN ('operator', 'group')", name="kind"),)
+    __table_args__ = (CheckConstraint(f"kind IN {INVITE_KINDS}", name="kind"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -219,7 +218,7 @@ class Ticket(Base):
 
     __tablename__ = "tickets"
     __table_args__ = (
-        CheckConstraint("state IN ('waiting', 'assigned', 'closed', 'expired')", name="state"),
+        CheckConstraint(f"state IN {TICKET_STATES}", name="state"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
         Index("ix_tickets_partner_id_state", "partner_id", "state"),
         Index("ix_tickets_state", "state"),
@@ -227,8 +226,8 @@ class Ticket(Base):
             "uq_tickets_open_user",
             "user_id",
             unique=True,
-            sqlite_where=text("state IN ('waiting', 'assigned')"),
-            postgresql_where=text("state IN ('waiting', 'assigned')"),
+            sqlite_where=text(f"state IN {OPEN_STATES}"),
+            postgresql_where=text(f"state IN {OPEN_STATES}"),
         ),
     )
 
@@ -278,7 +277,7 @@ class RelayedMessage(Base):
 
     __tablename__ = "relayed_messages"
     __table_args__ = (
-        CheckConstraint("direction IN ('to_operators', 'to_person')", name="direction"),
+        CheckConstraint(f"direction IN {RELAY_DIRECTIONS}", name="direction"),
         Index("ix_relayed_messages_ticket_id", "ticket_id"),
     )
 

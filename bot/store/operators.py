@@ -69,13 +69,6 @@ class OperatorStore:
 
         return await self.db.read(run)
 
-    async def operator_by_id(self, operator_id: int) -> OperatorView | None:
-        def run(session: Session) -> OperatorView | None:
-            op = session.get(Operator, operator_id)
-            return None if op is None else _operator(op)
-
-        return await self.db.read(run)
-
     async def rename_operator(self, operator_id: int, first_name: str) -> None:
         await self.db.write(
             lambda s: s.execute(

@@ -77,9 +77,6 @@ class TicketStore:
         )
         return found[-1] if found else None
 
-    async def tickets_of(self, user_id: int) -> list[TicketView]:
-        return await self.db.read(lambda s: tickets_where(s, Ticket.user_id == user_id))
-
     async def queue(self, partner_id: str) -> list[TicketView]:
         """The partner's open tickets, oldest first."""
         return await self.db.read(
