@@ -39,9 +39,13 @@ class KnowledgeCache:
 
 async def watch_knowledge(cache: KnowledgeCache, every: float = 2.0) -> None:
     """Load the knowledge base now and then look for changes every ``every`` seconds, until cancelled."""
+    failing = False
     while True:
         try:
             await cache.refresh()
+            failing = False
         except Exception:
-            log.exception("knowledge base not loaded: handoffs and locations fail until it is fixed")
+            if not failing:  # said once, not every few seconds
+                log.exception("knowledge base not loaded: handoffs and locations fail until it is fixed")
+            failing = True
         await asyncio.sleep(every)

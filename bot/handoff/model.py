@@ -227,13 +227,32 @@ class OperatorContent:
 
 
 @dataclass(frozen=True)
+class QueuedTicket:
+    """One open ticket in a partner's queue (``/coda``)."""
+
+    ticket_id: int
+    name: str
+    about: str | None  # its topic and place, e.g. "Scuole chiuse e centri estivi, Magenta (Magentino)"
+    assigned: str | None  # who took it; None while it waits
+    seconds: float  # how long it has been waiting, or taken
+
+
+@dataclass(frozen=True)
+class PartnerQueue:
+    partner: str
+    tickets: tuple[QueuedTicket, ...]
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """The answer to an operator's action: ``text`` is shown to them (as an alert when ``alert``)."""
+    """The answer to an operator's action: ``text`` is shown to them (as an alert when ``alert``); a
+    queue asked for comes as data in ``queues`` (each desk renders it)."""
 
     ok: bool
     text: str
     ticket: TicketView | None = None
     alert: bool = False
+    queues: tuple[PartnerQueue, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from bot.handoff.model import (
     OperatorContent,
     OperatorView,
     Outcome,
+    PartnerQueue,
+    QueuedTicket,
     TicketState,
     TicketView,
     display_name,
@@ -211,21 +213,17 @@ class OperatorActions(WithCards):
             if not partners:
                 return Outcome(False, "")
         now = self.clock()
-        blocks = []
+        queues = []
         for partner_id in partners:
-            queue = await self.tickets.queue(partner_id)
-            name = self.partner_name(partner_id)
-            if not queue:
-                blocks.append(txt.queue_empty(name))
-                continue
-            lines = [f"Richieste aperte per {name}:"]
-            for t in queue:
-                what = ", ".join(x for x in (self._topic_name(t.topic), self._place(t)) if x) or "senza tema"
+            entries = []
+            for t in await self.tickets.queue(partner_id):
+                about = ", ".join(x for x in (self._topic_name(t.topic), self._place(t)) if x) or None
                 if t.state == TicketState.WAITING:
-                    state, since = "in attesa", txt.duration((now - t.announced_at).total_seconds())
+                    assigned, since = None, t.announced_at
                 else:
-                    since = txt.duration((now - (t.assigned_at or t.created_at)).total_seconds())
-                    state = f"presa da {t.assigned_name or 'un operatore'}"
-                lines.append(txt.queue_line(t.id, display_name(t), what, state, since))
-            blocks.append("\n".join(lines))
-        return Outcome(True, "\n\n".join(blocks))
+                    assigned, since = t.assigned_name or "un operatore", t.assigned_at or t.created_at
+                entries.append(
+                    QueuedTicket(t.id, display_name(t), about, assigned, (now - since).total_seconds())
+                )
+            queues.append(PartnerQueue(self.partner_name(partner_id), tuple(entries)))
+        return Outcome(True, "", queues=tuple(queues))

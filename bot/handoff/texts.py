@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from bot.core.messages import Button
+from bot.handoff.model import PartnerQueue
 from bot.handoff.office_hours import ROME
 from knowledge.italian import MONTHS, WEEKDAYS
 
@@ -273,9 +274,18 @@ GROUP_NOT_FORUM = (
 )
 
 
-def queue_empty(partner: str) -> str:
-    return f"Nessuna richiesta aperta per {partner}."
-
-
-def queue_line(ticket_id: int, name: str, what: str, state: str, since: str) -> str:
-    return f"• n. {ticket_id} {name}, {what}: {state} da {since}"
+def queue_text(queues: tuple[PartnerQueue, ...]) -> str:
+    """The queues of ``/coda`` as plain text, a block per partner."""
+    blocks = []
+    for queue in queues:
+        if not queue.tickets:
+            blocks.append(f"Nessuna richiesta aperta per {queue.partner}.")
+            continue
+        lines = [f"Richieste aperte per {queue.partner}:"]
+        for t in queue.tickets:
+            state = f"presa da {t.assigned}" if t.assigned else "in attesa"
+            lines.append(
+                f"• n. {t.ticket_id} {t.name}, {t.about or 'senza tema'}: {state} da {duration(t.seconds)}"
+            )
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

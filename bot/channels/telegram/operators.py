@@ -157,7 +157,7 @@ class TelegramOperators:
         outcome = await self.service.queue(user.id, chat.id if in_group else None)
         if not outcome.ok and not in_group:
             return  # not an operator: "/coda" is just text for the assistant
-        await self._reply(message, outcome.text)
+        await self._reply(message, txt.queue_text(outcome.queues) if outcome.ok else outcome.text)
         if not in_group:
             raise ApplicationHandlerStop
 
