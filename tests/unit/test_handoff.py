@@ -451,3 +451,18 @@ async def test_forget_erases_tickets_and_tells_the_desk(h):
     assert h.desk.of("erased") == [[ticket.id]]
     with h.store._sessions() as session:
         assert session.scalars(select(Ticket)).all() == []
+
+
+async def test_a_second_operators_desk_is_told_everything_the_first_is(h):
+    """A web inbox, say: attached next to the Telegram desk, with no change to the handoff logic."""
+    from bot.core.messages import Inbound
+
+    inbox = RecordingDesk()
+    h.service.attach_desk(inbox)
+
+    _, _, ticket = await open_ticket(h)
+    await h.service.act("claim", ticket.id, GROUP, 501, "Marco")
+    await h.service.person_message(ticket, Inbound("telegram", "42", text="grazie"))
+    await h.service.act("close", ticket.id, GROUP, 501, "Marco")
+
+    assert inbox.kinds() == h.desk.kinds() == ["announce", "notice", "person_wrote", "ended"]
