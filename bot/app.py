@@ -26,6 +26,7 @@ from bot.channels.web.chat import WebChannel
 from bot.conversation.recovery import Recovery, run_recovery
 from bot.conversation.router import ConversationRouter
 from bot.conversation.town_locator import KnowledgeTownLocator
+from bot.core.jobs import run_every
 from bot.core.knowledge import KnowledgeCache, watch_knowledge
 from bot.core.ratelimit import RateLimiter
 from bot.handoff.model import Timeouts
@@ -155,14 +156,15 @@ async def stop(gw: Gateway) -> None:
 
 async def _flush_spool_forever(router: ConversationRouter, callbacks: CallbackStore | None) -> None:
     """Write the spool (at once: an earlier run may have left one) and the pending button payloads."""
-    while True:
+
+    async def step() -> None:
         try:
             await router.flush_spool()
-        except Exception:
-            log.exception("spool flush failed")
-        if callbacks is not None:
-            await callbacks.save_pending()
-        await asyncio.sleep(SPOOL_FLUSH_EVERY)
+        finally:
+            if callbacks is not None:
+                await callbacks.save_pending()  # never raises
+
+    await run_every(SPOOL_FLUSH_EVERY, step, "spool flush")
 
 
 async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> int:

@@ -24,12 +24,12 @@ it (``GET /api/chat/updates``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bot.conversation.router import ConversationRouter
+from bot.core.jobs import run_every
 from bot.core.messages import Turn
 from bot.store import Store, StoreUnavailable
 from bot.store.models import utcnow
@@ -90,11 +90,4 @@ class Recovery:
 
 async def run_recovery(recovery: Recovery, every: float) -> None:
     """Sweep now and then every ``every`` seconds, until cancelled. Never stops the gateway."""
-    while True:
-        try:
-            await recovery.sweep()
-        except StoreUnavailable as exc:
-            log.warning("recovery: database unreachable, will retry: %s", exc)
-        except Exception:
-            log.exception("recovery: sweep failed, will retry")
-        await asyncio.sleep(every)
+    await run_every(every, recovery.sweep, "recovery sweep", expected=(StoreUnavailable,))

@@ -13,6 +13,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from bot.core.jobs import run_every
+
 if TYPE_CHECKING:
     from knowledge import KnowledgeBase, KnowledgeHolder
 
@@ -40,7 +42,9 @@ class KnowledgeCache:
 async def watch_knowledge(cache: KnowledgeCache, every: float = 2.0) -> None:
     """Load the knowledge base now and then look for changes every ``every`` seconds, until cancelled."""
     failing = False
-    while True:
+
+    async def step() -> None:
+        nonlocal failing
         try:
             await cache.refresh()
             failing = False
@@ -48,4 +52,5 @@ async def watch_knowledge(cache: KnowledgeCache, every: float = 2.0) -> None:
             if not failing:  # said once, not every few seconds
                 log.exception("knowledge base not loaded: handoffs and locations fail until it is fixed")
             failing = True
-        await asyncio.sleep(every)
+
+    await run_every(every, step, "knowledge base check")

@@ -5,11 +5,11 @@ by itself."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Protocol
 
+from bot.core.jobs import run_every
 from bot.core.messages import Reply
 from bot.handoff import texts as txt
 from bot.handoff.cards import WithCards
@@ -81,9 +81,4 @@ class ChecksTimeouts(Protocol):
 async def run_timeouts(service: ChecksTimeouts, every: float) -> None:
     """The gateway's timer job: check the open tickets every ``every`` seconds, until cancelled. A restart
     loses nothing: the timers are timestamps in the database."""
-    while True:
-        try:
-            await service.check_timeouts()
-        except Exception:
-            log.exception("handoff timeouts: check failed, will retry")
-        await asyncio.sleep(every)
+    await run_every(every, service.check_timeouts, "handoff timeouts check")

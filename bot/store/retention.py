@@ -12,7 +12,6 @@ once at start-up). A failing run is logged and retried at the next tick; the job
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Protocol
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from bot.core.jobs import run_every
 from bot.store.db import StoreUnavailable, rowcount
 from bot.store.models import (
     OPEN_STATES,
@@ -99,11 +99,8 @@ async def run_retention(
     clock: Callable[[], datetime] = utcnow,
 ) -> None:
     """Purge now and then every ``interval`` seconds, until cancelled."""
-    while True:
-        try:
-            await purge_once(store, retention_days, clock())
-        except StoreUnavailable as exc:
-            log.warning("retention: database unreachable, will retry: %s", exc)
-        except Exception:
-            log.exception("retention: purge failed, will retry")
-        await asyncio.sleep(interval)
+
+    async def step() -> None:
+        await purge_once(store, retention_days, clock())
+
+    await run_every(interval, step, "retention purge", expected=(StoreUnavailable,))
