@@ -125,9 +125,14 @@ class FakeRouter:
         return result
 
 
-def make_channel(router: FakeRouter, **options: Any) -> tuple[TelegramChannel, RecordingRequest]:
+def make_channel(
+    router: FakeRouter, *, telegram_messages_per_second: float = 30.0, **options: Any
+) -> tuple[TelegramChannel, RecordingRequest]:
     settings = SimpleNamespace(
-        telegram_bot_token=SecretStr(TOKEN), telegram_mode="polling", telegram_api_base=None
+        telegram_bot_token=SecretStr(TOKEN),
+        telegram_mode="polling",
+        telegram_api_base=None,
+        telegram_messages_per_second=telegram_messages_per_second,
     )
     request = RecordingRequest()
     channel = build_telegram(
