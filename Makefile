@@ -72,7 +72,7 @@ unit: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	@$(VENV)/bin/ruff check bot knowledge actions rasa_addons harness tests bench scripts
-	@$(GW_PY) -m mypy knowledge
+	@$(GW_PY) -m mypy
 	@$(GW_PY) -m mypy --python-version 3.10 knowledge
 
 clean:

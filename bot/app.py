@@ -20,18 +20,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.assistant import RasaClient
-from bot.channels.callback_store import CallbackStore
-from bot.channels.web import WebChannel
-from bot.conversation import ConversationRouter
-from bot.handoff import HandoffService, Timeouts, run_timeouts
+from bot.assistant.rasa import RasaClient
+from bot.channels.telegram.callbacks import CallbackStore
+from bot.channels.web.chat import WebChannel
+from bot.conversation.recovery import Recovery, run_recovery
+from bot.conversation.router import ConversationRouter
+from bot.conversation.town_locator import KnowledgeTownLocator
+from bot.core.jobs import run_every
+from bot.core.knowledge import KnowledgeCache, watch_knowledge
+from bot.core.ratelimit import RateLimiter
+from bot.handoff.model import Timeouts
+from bot.handoff.service import HandoffService
+from bot.handoff.timeouts import run_timeouts
 from bot.logs import configure_logging
-from bot.places import KnowledgeTownLocator
-from bot.ratelimit import RateLimiter
-from bot.recovery import Recovery, run_recovery
-from bot.retention import run_retention
 from bot.settings import Settings
 from bot.store import Store, make_engine, upgrade
+from bot.store.retention import run_retention
 from bot.store.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -64,12 +68,13 @@ async def build(settings: Settings) -> Gateway:
     store = Store(engine)
     rasa = RasaClient(settings.rasa_url, settings.rasa_token.get_secret_value(), settings.rasa_timeout)
     clock = settings.clock()
-    knowledge = KnowledgeHolder()
-    # read in the background (half a second): the web chat and Telegram start meanwhile
-    preload = asyncio.create_task(asyncio.to_thread(_preload, knowledge), name="knowledge")
+    knowledge = KnowledgeCache(KnowledgeHolder())
+    # read in a worker thread (half a second), at start and whenever the files change: the web chat and
+    # Telegram start meanwhile, and request paths only ever read the cached copy
+    watcher = asyncio.create_task(watch_knowledge(knowledge), name="knowledge")
     handoff = HandoffService(
         store,
-        knowledge.get,
+        knowledge.current,
         clock=clock,
         timeouts=Timeouts(
             unclaimed_after=settings.handoff_unclaimed_seconds,
@@ -82,7 +87,7 @@ async def build(settings: Settings) -> Gateway:
         rasa,
         limiter=RateLimiter(settings.rate_limit_per_minute),
         retention_days=settings.retention_days,
-        locate_town=KnowledgeTownLocator(knowledge),
+        locate_town=KnowledgeTownLocator(knowledge.current),
         spool=Spool(path=settings.spool_path),
         clock=clock,
         handoff=handoff,
@@ -98,14 +103,14 @@ async def build(settings: Settings) -> Gateway:
     )
     web = WebChannel(router, health_checks={"db": store.ping, "rasa": rasa.ping}, updates=store.pushed_since)
     gw = Gateway(settings, store, rasa, router, web, handoff, recovery, CallbackStore(store, clock=clock))
-    gw.tasks.append(preload)
+    gw.tasks.append(watcher)
     return gw
 
 
 async def start(gw: Gateway) -> None:
     gw.web_url = await gw.web.start(gw.settings.web_host, gw.settings.web_port)
     if gw.settings.telegram_enabled:
-        from bot.channels.telegram import build_telegram  # only now: python-telegram-bot stays optional
+        from bot.channels.telegram.build import build_telegram  # only now: python-telegram-bot stays optional
 
         gw.telegram = build_telegram(gw.settings, gw.router, handoff=gw.handoff, callbacks=gw.callbacks)
         await gw.telegram.start()
@@ -149,23 +154,17 @@ async def stop(gw: Gateway) -> None:
     await asyncio.to_thread(gw.store.close)
 
 
-def _preload(knowledge: Any) -> None:
-    try:
-        knowledge.get()
-    except Exception:
-        log.exception("knowledge base not loaded: handoffs and locations will fail until it is fixed")
-
-
 async def _flush_spool_forever(router: ConversationRouter, callbacks: CallbackStore | None) -> None:
     """Write the spool (at once: an earlier run may have left one) and the pending button payloads."""
-    while True:
+
+    async def step() -> None:
         try:
             await router.flush_spool()
-        except Exception:
-            log.exception("spool flush failed")
-        if callbacks is not None:
-            await callbacks.save_pending()
-        await asyncio.sleep(SPOOL_FLUSH_EVERY)
+        finally:
+            if callbacks is not None:
+                await callbacks.save_pending()  # never raises
+
+    await run_every(SPOOL_FLUSH_EVERY, step, "spool flush")
 
 
 async def serve(settings: Settings, stop_event: asyncio.Event | None = None) -> int:

@@ -16,9 +16,9 @@ import asyncio
 import sys
 from datetime import timedelta
 
-from bot.handoff import HandoffService
-from bot.handoff_texts import day
-from bot.office_hours import ROME
+from bot.handoff.office_hours import ROME
+from bot.handoff.service import HandoffService
+from bot.handoff.texts import day
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -67,7 +67,7 @@ async def _main(args: argparse.Namespace) -> int:
         if command == "list":
             return await _list(service)
         if command == "remove":
-            if await service.tickets.deactivate_operator(args.operator):
+            if await service.operators.deactivate_operator(args.operator):
                 print(f"Operatore n. {args.operator} disattivato.")
                 return 0
             print(f"Nessun operatore attivo con il numero {args.operator}.", file=sys.stderr)
@@ -80,7 +80,7 @@ async def _main(args: argparse.Namespace) -> int:
 async def _code(service: HandoffService, args: argparse.Namespace, kind: str) -> int:
     partner = service.partner(args.partner)
     if partner is None:
-        known = ", ".join(sorted(service._kb().partners))
+        known = ", ".join(sorted(service.knowledge().partners))
         print(f"Ente sconosciuto: {args.partner}. Gli enti sono: {known}", file=sys.stderr)
         return 2
     ttl = timedelta(hours=args.hours) if args.hours else None
@@ -105,9 +105,9 @@ async def _code(service: HandoffService, args: argparse.Namespace, kind: str) ->
 
 
 async def _list(service: HandoffService) -> int:
-    groups = {g.partner_id: g for g in await service.tickets.groups()}
-    operators = await service.tickets.operators()
-    for partner in service._kb().partners.values():
+    groups = {g.partner_id: g for g in await service.operators.groups()}
+    operators = await service.operators.operators()
+    for partner in service.knowledge().partners.values():
         group = groups.get(partner.id)
         where = f"gruppo «{group.title or '?'}» ({group.chat_id})" if group else "nessun gruppo collegato"
         print(f"{partner.id} — {partner.name}: {where}")

@@ -129,9 +129,7 @@ class RasaStack:
 
     def start_actions(self, timeout: float = 120) -> None:
         assert self.logdir is not None
-        self.procs[0] = start(
-            "actions", actions_cmd(self.action_port), rasa_env(), self.logdir, append=True
-        )
+        self.procs[0] = start("actions", actions_cmd(self.action_port), rasa_env(), self.logdir, append=True)
         wait_until(self.actions_ready, timeout, "the action server", [self.procs[0]])
 
     def start_rasa(self, timeout: float = 240) -> None:

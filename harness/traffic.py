@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from bot import texts
+from bot.conversation import texts
 
 # Each person follows one of these, from the top, and starts again at the end.
 CONVERSATIONS: tuple[tuple[str, ...], ...] = (
@@ -42,6 +42,7 @@ CONVERSATIONS: tuple[tuple[str, ...], ...] = (
     ("cre a cuggiono", "e quanto costa?", "ciao"),
     ("/start", "nido serale a Magenta", "grazie"),
 )
+
 
 class Stoppable(Protocol):
     def is_set(self) -> bool: ...

@@ -35,7 +35,7 @@ PYTEST_OPTS=(-q -p no:cacheprovider -o cache_dir=/tmp/concilia-pytest-cache)
 
 tier "lint (ruff)" .venv/bin/ruff check bot knowledge actions rasa_addons harness tests bench scripts
 # knowledge/ runs in both environments: checked as the gateway's Python and as the Rasa env's 3.10
-tier "lint (mypy knowledge/)" .venv/bin/python -m mypy knowledge
+tier "lint (mypy bot/ and knowledge/)" .venv/bin/python -m mypy
 tier "lint (mypy knowledge/, Python 3.10)" .venv/bin/python -m mypy --python-version 3.10 knowledge
 tier "unit and integration" .venv/bin/python -m pytest "${PYTEST_OPTS[@]}" tests/unit tests/integration \
   --junitxml=results/junit-gateway.xml

@@ -17,23 +17,19 @@ import asyncio
 import datetime as dt
 import json
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from bench import OUT
+from bot.assistant.answers import AssistantAnswer, AssistantReply
+from bot.conversation.router import ConversationRouter
+from bot.core.messages import Button, Inbound, Reply
+from bot.core.ratelimit import RateLimiter
+from bot.store import Store, make_engine, upgrade
 
-from bot.assistant import AssistantAnswer, AssistantReply  # noqa: E402
-from bot.conversation import ConversationRouter  # noqa: E402
-from bot.messages import Button, Inbound, Reply  # noqa: E402
-from bot.ratelimit import RateLimiter  # noqa: E402
-from bot.store import Store, make_engine, upgrade  # noqa: E402
-
-OUT = ROOT / "bench" / "out"
 META = {"intent": "ask_holiday_camp", "confidence": 0.97, "topic": "summer_camp", "territory": "magentino"}
 ANSWER_TEXT = (
     "A Corbetta per luglio ci sono due centri estivi per bambini di 7 anni:\n"

@@ -14,7 +14,7 @@ import httpx
 
 from bench.load.machine import CLK_TCK, cpu_seconds, machine_jiffies
 from bench.load.processes import Stack
-from bot import texts as bot_texts
+from bot.conversation import texts as bot_texts
 from harness.traffic import CONVERSATIONS, Outcome, Population, collect, drive, goes_to_rasa, percentiles
 
 P99_LIMIT_MS = 1000.0

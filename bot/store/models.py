@@ -4,7 +4,8 @@ Schema changes go through Alembic (``bot/store/migrations``); these models are t
 are written from. The handoff to partner operators adds tickets (with their events and the mapping of
 relayed messages), operators, operators' groups and invite codes (migration 0002). Running several
 gateways side by side adds who took each inbound message in and when it was answered, and the long button
-payloads (migration 0003).
+payloads (migration 0003). The operators' desks keep where each ticket sits (its Telegram topic and card)
+in their own table, off the ticket row (migration 0004).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.handoff.model import OPEN_STATES as OPEN_TICKET_STATES
+from bot.handoff.model import InviteKind, TicketState
+
 # Stable constraint names, so Alembic can alter tables (also SQLite's batch mode).
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -43,9 +47,10 @@ NAMING = {
 
 DIRECTIONS = ("in", "out")
 PRIVACY_KINDS = ("notice_shown", "privacy_viewed", "erase_requested", "erased")
-TICKET_STATES = ("waiting", "assigned", "closed", "expired")
-OPEN_STATES = ("waiting", "assigned")
-INVITE_KINDS = ("operator", "group")
+# The values the CHECK constraints allow (their SQL is written from these tuples).
+TICKET_STATES = tuple(s.value for s in TicketState)
+OPEN_STATES = tuple(s.value for s in OPEN_TICKET_STATES)
+INVITE_KINDS = tuple(k.value for k in InviteKind)
 RELAY_DIRECTIONS = ("to_operators", "to_person")
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
@@ -103,7 +108,7 @@ class Message(Base):
 
     __tablename__ = "messages"
     __table_args__ = (
-        CheckConstraint("direction IN ('in', 'out')", name="direction"),
+        CheckConstraint(f"direction IN {DIRECTIONS}", name="direction"),
         Index("ix_messages_user_id_created_at", "user_id", "created_at"),
         Index("ix_messages_created_at", "created_at"),
     )
@@ -153,9 +158,7 @@ class PrivacyEvent(Base):
 
     __tablename__ = "privacy_events"
     __table_args__ = (
-        CheckConstraint(
-            "kind IN ('notice_shown', 'privacy_viewed', 'erase_requested', 'erased')", name="kind"
-        ),
+        CheckConstraint(f"kind IN {PRIVACY_KINDS}", name="kind"),
         Index("ix_privacy_events_user_id", "user_id"),
     )
 
@@ -196,7 +199,7 @@ class InviteCode(Base):
     a group. Used once (``used_at``), refused after ``expires_at``."""
 
     __tablename__ = "invite_codes"
-    __table_args__ = (CheckConstraint("kind IN ('operator', 'group')", name="kind"),)
+    __table_args__ = (CheckConstraint(f"kind IN {INVITE_KINDS}", name="kind"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -215,7 +218,7 @@ class Ticket(Base):
 
     __tablename__ = "tickets"
     __table_args__ = (
-        CheckConstraint("state IN ('waiting', 'assigned', 'closed', 'expired')", name="state"),
+        CheckConstraint(f"state IN {TICKET_STATES}", name="state"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
         Index("ix_tickets_partner_id_state", "partner_id", "state"),
         Index("ix_tickets_state", "state"),
@@ -223,8 +226,8 @@ class Ticket(Base):
             "uq_tickets_open_user",
             "user_id",
             unique=True,
-            sqlite_where=text("state IN ('waiting', 'assigned')"),
-            postgresql_where=text("state IN ('waiting', 'assigned')"),
+            sqlite_where=text(f"state IN {OPEN_STATES}"),
+            postgresql_where=text(f"state IN {OPEN_STATES}"),
         ),
     )
 
@@ -233,7 +236,7 @@ class Ticket(Base):
     partner_id: Mapped[str] = mapped_column(String(64))
     topic: Mapped[str | None] = mapped_column(String(64))
     territory: Mapped[str | None] = mapped_column(String(64))
-    comune: Mapped[str | None] = mapped_column(String(64))
+    town: Mapped[str | None] = mapped_column(String(64))
     question: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -245,9 +248,6 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None]
     closed_by: Mapped[str | None] = mapped_column(String(64))
     close_reason: Mapped[str | None] = mapped_column(String(32))
-    group_chat_id: Mapped[int | None] = mapped_column(BigInteger)
-    thread_id: Mapped[int | None] = mapped_column(BigInteger)
-    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
     rating: Mapped[int | None] = mapped_column(Integer)
     rated_at: Mapped[datetime | None]
     purged: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -277,7 +277,7 @@ class RelayedMessage(Base):
 
     __tablename__ = "relayed_messages"
     __table_args__ = (
-        CheckConstraint("direction IN ('to_operators', 'to_person')", name="direction"),
+        CheckConstraint(f"direction IN {RELAY_DIRECTIONS}", name="direction"),
         Index("ix_relayed_messages_ticket_id", "ticket_id"),
     )
 
@@ -288,3 +288,18 @@ class RelayedMessage(Base):
     group_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     topic_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeskTopic(Base):
+    """Where a ticket sits on an operators' desk (``desk``: "telegram"): the forum topic (group chat and
+    thread) and the card's message. One row per ticket and desk; the desk's own table, not the ticket's."""
+
+    __tablename__ = "desk_topics"
+    __table_args__ = (Index("ix_desk_topics_desk_chat_id_thread_id", "desk", "chat_id", "thread_id"),)
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    desk: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    thread_id: Mapped[int] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -24,7 +24,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.store.repository import NewMessage, Store, StoreUnavailable
+from bot.store.db import StoreUnavailable
+from bot.store.messages import Store
+from bot.store.records import NewMessage
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot import texts
-from bot.channels.telegram import TEXT_SOMETHING_WRONG
+from bot.channels.telegram.people import TEXT_SOMETHING_WRONG
+from bot.conversation import texts
 from harness.stack import Gateway, RasaStack, start_gateway, start_rasa_stack
 from harness.traffic import CONVERSATIONS, Outcome, Population, Sent, collect, drive, sent_calls
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bot import texts
+from bot.conversation import texts
 from harness.telegram_user import TelegramUser, text_of
 
 HOSTILE = {

@@ -26,9 +26,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot import handoff_texts as txt
+from bot.handoff import texts as txt
 from harness.stack import CONCILIA, ROOT, Gateway, start_gateway
 from knowledge import load
+from tests.support import eventually_sync
 
 KB = load()
 MAGENTINO = "azienda-consortile-magentino"
@@ -87,13 +88,12 @@ class Telegram:
         return self.wait(chat_id, method, before + more, timeout)[before:]
 
     def wait_for_text(self, chat_id: int, needle: str, timeout: float = 30) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for call in self.sent(chat_id):
-                if needle in call["params"].get("text", ""):
-                    return call
-            time.sleep(0.1)
-        raise AssertionError(f"no message with {needle!r} in chat {chat_id}")
+        def found() -> dict[str, Any] | None:
+            return next((c for c in self.sent(chat_id) if needle in c["params"].get("text", "")), None)
+
+        return eventually_sync(
+            found, timeout=timeout, interval=0.1, what=f"a message with {needle!r} in {chat_id}"
+        )
 
     def state(self) -> dict[str, Any]:
         return self.http.get("/_test/state").json()
@@ -182,12 +182,11 @@ def request(s: Stack, user: int, name: str, *context: str) -> tuple[int, int, di
     _, t0 = s.tg.say(user, name, text="posso parlare con una persona?")
     [topic] = s.tg.wait(GROUP, "createForumTopic", topics_before + 1)[topics_before:]
     thread = topic["result"]["message_thread_id"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        cards = [c for c in s.tg.sent(GROUP) if c["params"].get("message_thread_id") == thread]
-        if cards:
-            break
-        time.sleep(0.02)
+    cards = eventually_sync(
+        lambda: [c for c in s.tg.sent(GROUP) if c["params"].get("message_thread_id") == thread],
+        timeout=30,
+        what="the card",
+    )
     card = cards[0]
     number = int(re.search(r"Richiesta n\. (\d+)", card["params"]["text"]).group(1))
     return number, thread, card, card["time"] - t0
@@ -330,7 +329,7 @@ def test_a_deleted_topic_is_made_again(stack):
     in_new = [m.get("text", "") for m in s.tg.messages(GROUP) if m.get("message_thread_id") == new_thread]
     assert any(t.startswith(f"Richiesta n. {number}") for t in in_new)  # a fresh card
     assert "c'è qualcuno?" in in_new  # her message, copied into the new topic
-    assert s.db("SELECT thread_id FROM tickets WHERE id = ?", number) == [(new_thread,)]
+    assert s.db("SELECT thread_id FROM desk_topics WHERE ticket_id = ?", number) == [(new_thread,)]
 
 
 def test_a_web_chat_handoff(stack):
@@ -405,7 +404,7 @@ def test_a_gateway_restart_in_the_middle_of_a_handoff_loses_nothing(stack):
     assert copy["params"]["message_thread_id"] == thread
     assert to_elena["params"]["from_chat_id"] == GROUP
     assert s.db("SELECT state, close_reason FROM tickets WHERE id = ?", number) == [("closed", "handed_back")]
-    threads = s.db("SELECT thread_id FROM tickets WHERE id = ?", number)
+    threads = s.db("SELECT thread_id FROM desk_topics WHERE ticket_id = ?", number)
     assert threads == [(thread,)]  # the same topic before and after the restart
 
 

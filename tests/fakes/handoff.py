@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.handoff import Card, Delivery
-from bot.messages import Inbound, Reply
-from bot.store.tickets import ErasedTicket, TicketView
+from bot.core.messages import Inbound, Reply
+from bot.handoff.model import Card, Delivery, ErasedTicket, TicketView
 from tests.fakes import fake_rasa
 
 

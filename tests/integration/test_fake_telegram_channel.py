@@ -7,7 +7,6 @@ The router is a small fake that records what reaches it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import socket
@@ -20,10 +19,13 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from bot.channels.telegram import COMMANDS, TelegramChannel, build_telegram
-from bot.channels.telegram_render import split_text
-from bot.messages import Button, Inbound, Reply, Turn
+from bot.channels.telegram.build import build_telegram
+from bot.channels.telegram.people import TelegramChannel
+from bot.channels.telegram.render import split_text
+from bot.core.commands import IN_MENU as COMMANDS
+from bot.core.messages import Button, Inbound, Reply, Turn
 from harness.fake_telegram import FakeTelegramServer
+from tests.support import eventually
 
 # PTB itself warns about RetryAfter.retry_after becoming a timedelta in v23; our code reads both
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -79,7 +81,7 @@ async def test_start_round_trip_through_long_polling(
     menu = Turn(replies=[Reply("Benvenuta! Scegli un argomento.", (Button("Nidi serali", "/nidi"),))])
     router = RecordingRouter(lambda msg: menu)
     async with running(fake_tg, router, telegram_typing_delay=0):
-        await asyncio.sleep(0.2)  # the bot is now waiting in a long poll
+        await eventually(lambda: fake_tg.api._poll_generation, what="the bot's long poll")
         started = time.monotonic()
         sent = fake_tg.user_message(user_id=PERSON, first_name="Giulia", text="/start")
         [reply] = await fake_tg.wait_sent(chat_id=PERSON)
@@ -96,7 +98,7 @@ async def test_start_round_trip_through_long_polling(
     actions = fake_tg.sent(chat_id=PERSON, method="sendChatAction")
     assert actions and actions[0]["time"] <= reply["time"]
     commands = next(iter(fake_tg.state()["commands"].values()))
-    assert [(c["command"], c["description"]) for c in commands] == list(COMMANDS)
+    assert [(c["command"], c["description"]) for c in commands] == [(c.name, c.description) for c in COMMANDS]
     assert caplog.records and TOKEN not in caplog.text  # httpx would log every URL with the token
 
 
@@ -135,8 +137,7 @@ async def test_flood_control_429_is_waited_out_and_the_message_delivered_once(
     async with running(fake_tg, router):
         fake_tg.fail("sendMessage", status=429, times=2, retry_after=1)
         fake_tg.user_message(user_id=PERSON, text="ciao")
-        await fake_tg.wait_sent(chat_id=PERSON, timeout=6)
-        await asyncio.sleep(0.2)
+        await fake_tg.wait_sent(chat_id=PERSON, timeout=6)  # leaving `running` waits for the handlers
 
     attempts = fake_tg.sent(chat_id=PERSON, method="sendMessage", include_failed=True)
     assert [a["status"] for a in attempts] == [429, 429, 200]
@@ -149,8 +150,7 @@ async def test_a_502_on_send_is_retried_and_delivered_once(fake_tg: FakeTelegram
     async with running(fake_tg, router):
         fake_tg.fail("sendMessage", status=502, times=2)
         fake_tg.user_message(user_id=PERSON, text="ciao")
-        await fake_tg.wait_sent(chat_id=PERSON)
-        await asyncio.sleep(0.2)
+        await fake_tg.wait_sent(chat_id=PERSON)  # leaving `running` waits for the handlers
 
     attempts = fake_tg.sent(chat_id=PERSON, method="sendMessage", include_failed=True)
     assert [a["status"] for a in attempts] == [502, 502, 200]
@@ -184,7 +184,6 @@ async def test_buttons_html_and_long_answers_pass_telegrams_checks(fake_tg: Fake
         pressed = fake_tg.user_message(user_id=PERSON, button_text="Dettagli")
         expected_parts = len(split_text(long_answer))
         sent = await fake_tg.wait_sent(chat_id=PERSON, count=1 + expected_parts)
-        await asyncio.sleep(0.1)
 
     assert first["result"]["text"] == "Hai scritto <<b>pre scuola</b>>"  # what the person reads
     assert len(pressed["data"].encode()) <= 64

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from harness.fake_telegram import FakeTelegramServer
+from tests.support import eventually
 
 TOKEN = "999:fake"
 PERSON = 777
@@ -121,7 +122,7 @@ async def test_get_updates_offsets_and_long_polling(
     tg: FakeTelegramServer, http: aiohttp.ClientSession
 ) -> None:
     poll = asyncio.create_task(call(http, tg, "getUpdates", timeout=3))
-    await asyncio.sleep(0.2)
+    await eventually(lambda: tg.api._poll_generation, what="the long poll")
     started = time.monotonic()
     first = tg.user_message(user_id=PERSON, first_name="Anna", text="/start")
     status, body = await poll
@@ -156,7 +157,8 @@ async def test_a_second_long_poll_ends_the_first_with_conflict(
     tg: FakeTelegramServer, http: aiohttp.ClientSession
 ) -> None:
     first = asyncio.create_task(call(http, tg, "getUpdates", timeout=3))
-    await asyncio.sleep(0.2)
+    polls = tg.api._poll_generation
+    await eventually(lambda: tg.api._poll_generation > polls, what="the first long poll")
     second = asyncio.create_task(call(http, tg, "getUpdates", timeout=1))
     status, body = await first
     assert status == 409 and "terminated by other getUpdates request" in body["description"]
@@ -311,10 +313,7 @@ async def test_webhook_delivery_with_the_secret_header(
         status, body = await call(http, tg, "getUpdates")
         assert status == 409 and "webhook is active" in body["description"]
         sent = tg.user_message(user_id=PERSON, text="via webhook")
-        for _ in range(50):
-            if received:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: received, what="the webhook call")
         assert [(secret, u["update_id"]) for secret, u in received] == [("abc_DEF-1", sent["update_id"])]
         assert tg.state()["pending_updates"] == []
         _, info = await call(http, tg, "getWebhookInfo")

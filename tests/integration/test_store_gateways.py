@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from bot.retention import purge_once
 from bot.store import NewMessage, Store, make_engine, upgrade
 from bot.store.models import CallbackPayload, Message
+from bot.store.retention import purge_once
 from tests.fakes.databases import BACKENDS, POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,6 +201,7 @@ def test_gateways_starting_together_migrate_an_empty_database_once():
 
 
 async def test_a_ticket_is_linked_to_one_forum_topic_whoever_creates_it(db):
+    from bot.store.desk import DeskPlacesStore
     from bot.store.tickets import TicketStore
 
     store, make = db
@@ -208,15 +209,15 @@ async def test_a_ticket_is_linked_to_one_forum_topic_whoever_creates_it(db):
     user = await store.save([inbound()])
     tickets = TicketStore(store)
     ticket, _ = await tickets.create(
-        user.id, "p", topic=None, territory=None, comune=None, question=None, now=NOW
+        user.id, "p", topic=None, territory=None, town=None, question=None, now=NOW
     )
     results = await asyncio.gather(
-        tickets.set_topic(ticket.id, -100, 1, None, NOW),
-        TicketStore(other).set_topic(ticket.id, -100, 2, None, NOW),
+        DeskPlacesStore(store).link(ticket.id, -100, 1, NOW),
+        DeskPlacesStore(other).link(ticket.id, -100, 2, NOW),
     )
 
     assert sorted(results) == [False, True]
-    linked = (await tickets.get(ticket.id)).thread_id
+    linked = (await DeskPlacesStore(store).place(ticket.id)).thread_id
     assert linked == (1 if results[0] else 2)
-    assert await tickets.set_topic(ticket.id, -100, 3, None, NOW, replacing=linked) is True  # made again
+    assert await DeskPlacesStore(store).link(ticket.id, -100, 3, NOW, replacing=linked) is True  # made again
     other.close()

@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from bot import texts
-from bot.assistant import RasaClient
-from bot.channels.telegram import build_telegram
-from bot.conversation import ConversationRouter
-from bot.ratelimit import RateLimiter
+from bot.assistant.rasa import RasaClient
+from bot.channels.telegram.build import build_telegram
+from bot.conversation import texts
+from bot.conversation.router import ConversationRouter
+from bot.core.ratelimit import RateLimiter
 from bot.store import Store
 from harness.fake_telegram import FakeTelegramServer
 from tests.fakes.fake_rasa import FakeRasa

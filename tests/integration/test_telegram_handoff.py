@@ -5,7 +5,6 @@ copies, buttons, refusals; bursts, a deleted topic, a blocked person, flood cont
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -15,18 +14,19 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot import handoff_texts as txt
-from bot.assistant import RasaClient
-from bot.channels.telegram import build_telegram
-from bot.conversation import ConversationRouter
-from bot.handoff import HandoffService
-from bot.office_hours import ROME
-from bot.ratelimit import RateLimiter
+from bot.assistant.rasa import RasaClient
+from bot.channels.telegram.build import build_telegram
+from bot.conversation.router import ConversationRouter
+from bot.core.ratelimit import RateLimiter
+from bot.handoff import texts as txt
+from bot.handoff.office_hours import ROME
+from bot.handoff.service import HandoffService
 from harness.fake_telegram import FakeTelegramServer
 from knowledge import load
 from tests.fakes.fake_rasa import FakeRasa
 from tests.fakes.handoff import Clock, rasa_script
 from tests.fakes.stores import memory_store
+from tests.support import eventually
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -190,8 +190,7 @@ async def test_the_whole_story_in_a_topic_of_the_partners_group(tg):
     assert ticket_calls and all(
         c["params"].get("message_thread_id") == thread for c in ticket_calls
     )  # never General
-    await asyncio.sleep(0.3)
-    assert env.fake.state()["chats"][str(GROUP)]["topics"][str(thread)]["closed"] is True
+    await eventually(lambda: env.fake.state()["chats"][str(GROUP)]["topics"][str(thread)]["closed"] is True)
 
 
 async def test_two_operators_pressing_at_once_one_wins_the_other_is_told_who(tg):
@@ -256,7 +255,7 @@ async def test_a_deleted_topic_is_made_again_on_the_next_message(tg):
     ]
     assert any(t.startswith(f"Richiesta n. {number}") for t in texts)  # a fresh card
     assert any(txt.recreated_notice(number) in t for t in texts)
-    assert (await env.service.tickets.get(number)).thread_id == new_thread
+    assert (await env.service.desk_places.place(number)).thread_id == new_thread
 
 
 async def test_when_the_person_has_blocked_the_bot_the_topic_is_told(tg):
@@ -267,13 +266,10 @@ async def test_when_the_person_has_blocked_the_bot_the_topic_is_told(tg):
     env.fake.api.block(GIULIA)
 
     in_topic(env, MARCO, "Marco", thread, "Ci sei ancora?")
-    for _ in range(50):
-        texts = [m.get("text", "") for m in env.fake.api.messages(GROUP)]
-        if any(txt.blocked_notice("Giulia") in t for t in texts):
-            break
-        await asyncio.sleep(0.1)
-    else:
-        pytest.fail("the topic was not told that the person blocked the bot")
+    await eventually(
+        lambda: any(txt.blocked_notice("Giulia") in m.get("text", "") for m in env.fake.api.messages(GROUP)),
+        what="the topic told that the person blocked the bot",
+    )
 
 
 async def test_flood_control_of_the_group_loses_nothing(tg):
@@ -321,15 +317,16 @@ async def test_cancella_deletes_the_copies_in_the_topic_and_tells_the_operators(
     env.fake.user_message(user_id=GIULIA, callback_data="concilia:erase:yes")
     await sent_to(env, GIULIA, count=4)
 
-    for _ in range(50):
-        texts = [
+    def topic_texts() -> list[str]:
+        return [
             m.get("text", "") for m in env.fake.api.messages(GROUP) if m.get("message_thread_id") == thread
         ]
-        if any(txt.erased_notice(number) in t for t in texts):
-            break
-        await asyncio.sleep(0.1)
-    else:
-        pytest.fail("the topic was not told that the chat was erased")
+
+    await eventually(
+        lambda: any(txt.erased_notice(number) in t for t in topic_texts()),
+        what="the topic told that the chat was erased",
+    )
+    texts = topic_texts()
     left = {m["message_id"] for m in env.fake.api.messages(GROUP)}
     assert copied_id not in left  # her copied message is gone from the topic
     assert not any(t.startswith(f"Richiesta n. {number}") for t in texts)  # and so is the card

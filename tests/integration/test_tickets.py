@@ -12,10 +12,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, text
 
-from bot.handoff import code_hash, new_code, normalise_code
-from bot.retention import purge_once
+from bot.handoff.invites import code_hash, new_code, normalise_code
 from bot.store import NewMessage, Store, new_sender_id
+from bot.store.desk import DeskPlacesStore
 from bot.store.models import InviteCode, RelayedMessage, Ticket, TicketEvent
+from bot.store.operators import OperatorStore
+from bot.store.retention import purge_once
 from bot.store.tickets import TicketStore
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
@@ -45,7 +47,7 @@ async def new_ticket(tickets: TicketStore, user_id: int, partner: str = "azienda
         partner,
         topic="school_closure",
         territory="magentino",
-        comune="Magenta",
+        town="Magenta",
         question="centri estivi a Magenta?",
         now=NOW,
     )
@@ -62,8 +64,8 @@ async def test_the_life_of_a_ticket_is_recorded_step_by_step(db):
     store, _ = db
     tickets = TicketStore(store)
     uid = await person(store, "1")
-    marco = await tickets.add_operator("azienda-consortile-magentino", 9001, "Marco", NOW)
-    anna = await tickets.add_operator("azienda-consortile-magentino", 9002, "Anna", NOW)
+    marco = await OperatorStore(store).add_operator("azienda-consortile-magentino", 9001, "Marco", NOW)
+    anna = await OperatorStore(store).add_operator("azienda-consortile-magentino", 9002, "Anna", NOW)
     ticket = await new_ticket(tickets, uid)
     assert (ticket.state, ticket.first_name, ticket.channel, ticket.user_key) == (
         "waiting",
@@ -123,7 +125,7 @@ async def test_expired_only_from_the_state_asked(db):
             ticket.id, later, actor="system", reason="silence", state="expired", from_state="assigned"
         )
     ).done
-    op = await tickets.add_operator("azienda-consortile-magentino", 1, "Marco", NOW)
+    op = await OperatorStore(store).add_operator("azienda-consortile-magentino", 1, "Marco", NOW)
     await tickets.claim(ticket.id, op.id, NOW)
     done = await tickets.close(
         ticket.id, later, actor="system", reason="silence", state="expired", from_state="assigned"
@@ -138,8 +140,8 @@ async def test_two_operators_claiming_at_once_exactly_one_wins_every_time(db, ro
     other = Store(make())  # a second engine: its own connections, its own worker thread
     try:
         mine, theirs = TicketStore(store), TicketStore(other)
-        marco = await mine.add_operator("azienda-consortile-magentino", 9001, "Marco", NOW)
-        anna = await mine.add_operator("azienda-consortile-magentino", 9002, "Anna", NOW)
+        marco = await OperatorStore(store).add_operator("azienda-consortile-magentino", 9001, "Marco", NOW)
+        anna = await OperatorStore(store).add_operator("azienda-consortile-magentino", 9002, "Anna", NOW)
         ids = []
         for i in range(rounds):
             ticket = await new_ticket(mine, await person(store, f"race-{i}"))
@@ -175,7 +177,7 @@ async def test_one_open_ticket_per_person_even_when_asked_at_once(db):
     other = Store(make())
     try:
         uid = await person(store, "3")
-        kwargs = dict(topic=None, territory="magentino", comune=None, question=None, now=NOW)
+        kwargs = dict(topic=None, territory="magentino", town=None, question=None, now=NOW)
         results = await asyncio.gather(
             *(
                 TicketStore(s).create(uid, "azienda-consortile-magentino", **kwargs)
@@ -194,45 +196,45 @@ async def test_one_open_ticket_per_person_even_when_asked_at_once(db):
 
 async def test_invite_codes_are_hashed_one_time_and_expire(db):
     store, _ = db
-    tickets = TicketStore(store)
+    operators = OperatorStore(store)
     code = new_code()
     assert len(normalise_code(code)) == 8 and code[4] == "-"
-    await tickets.add_invite("operator", "asp-abbiatense", code_hash(code), NOW + timedelta(hours=1), NOW)
+    await operators.add_invite("operator", "asp-abbiatense", code_hash(code), NOW + timedelta(hours=1), NOW)
     stored = rows(store, InviteCode)
     assert [i.code_hash for i in stored] == [code_hash(code)]
     with store.engine.connect() as conn:
         dump = " ".join(str(v) for row in conn.execute(text("SELECT * FROM invite_codes")) for v in row)
     assert normalise_code(code) not in dump.upper() and code not in dump
 
-    assert await tickets.redeem_invite("group", code_hash(code), "chat:-1", NOW) is None  # wrong kind
+    assert await operators.redeem_invite("group", code_hash(code), "chat:-1", NOW) is None  # wrong kind
     typed = code.lower().replace("-", " ")  # typed by hand: case and separators do not matter
-    assert await tickets.redeem_invite("operator", code_hash(typed), "telegram:1", NOW) == "asp-abbiatense"
-    assert await tickets.redeem_invite("operator", code_hash(code), "telegram:2", NOW) is None  # used
+    assert await operators.redeem_invite("operator", code_hash(typed), "telegram:1", NOW) == "asp-abbiatense"
+    assert await operators.redeem_invite("operator", code_hash(code), "telegram:2", NOW) is None  # used
 
     old = new_code()
-    await tickets.add_invite("group", "asp-abbiatense", code_hash(old), NOW + timedelta(hours=1), NOW)
-    assert await tickets.redeem_invite("group", code_hash(old), "chat:-1", NOW + timedelta(hours=2)) is None
+    await operators.add_invite("group", "asp-abbiatense", code_hash(old), NOW + timedelta(hours=1), NOW)
+    assert await operators.redeem_invite("group", code_hash(old), "chat:-1", NOW + timedelta(hours=2)) is None
 
 
 async def test_operators_and_groups(db):
     store, _ = db
-    tickets = TicketStore(store)
-    op = await tickets.add_operator("asp-abbiatense", 77, "Anna", NOW)
-    assert await tickets.operator(77, "asp-abbiatense") == op
-    assert await tickets.operator(77, "azienda-consortile-magentino") is None  # per partner
-    assert await tickets.deactivate_operator(op.id)
-    assert await tickets.operator(77, "asp-abbiatense") is None
-    again = await tickets.add_operator("asp-abbiatense", 77, "Annina", NOW)
+    operators = OperatorStore(store)
+    op = await operators.add_operator("asp-abbiatense", 77, "Anna", NOW)
+    assert await operators.operator(77, "asp-abbiatense") == op
+    assert await operators.operator(77, "azienda-consortile-magentino") is None  # per partner
+    assert await operators.deactivate_operator(op.id)
+    assert await operators.operator(77, "asp-abbiatense") is None
+    again = await operators.add_operator("asp-abbiatense", 77, "Annina", NOW)
     assert again.id == op.id and again.active and again.first_name == "Annina"
 
-    await tickets.link_group("asp-abbiatense", -1001, "Operatori ASP", NOW)
-    await tickets.link_group("asp-abbiatense", -1002, "Nuovo gruppo", NOW)  # relinking replaces
-    await tickets.link_group("coop-nidi-ovest", -1001, "Nidi", NOW)
-    assert [(g.partner_id, g.chat_id) for g in await tickets.groups()] == [
+    await operators.link_group("asp-abbiatense", -1001, "Operatori ASP", NOW)
+    await operators.link_group("asp-abbiatense", -1002, "Nuovo gruppo", NOW)  # relinking replaces
+    await operators.link_group("coop-nidi-ovest", -1001, "Nidi", NOW)
+    assert [(g.partner_id, g.chat_id) for g in await operators.groups()] == [
         ("asp-abbiatense", -1002),
         ("coop-nidi-ovest", -1001),
     ]
-    assert (await tickets.group_by_chat(-1001)).partner_id == "coop-nidi-ovest"
+    assert (await operators.group_by_chat(-1001)).partner_id == "coop-nidi-ovest"
 
 
 async def test_erasing_a_person_removes_her_tickets_events_and_relays(db):
@@ -242,7 +244,7 @@ async def test_erasing_a_person_removes_her_tickets_events_and_relays(db):
     other = await person(store, "5", "Paolo")
     ticket = await new_ticket(tickets, uid)
     kept = await new_ticket(tickets, other)
-    await tickets.set_topic(ticket.id, -100, 55, 56, NOW)
+    await DeskPlacesStore(store).link(ticket.id, -100, 55, NOW, card_message_id=56)
     for mid in (57, 58):
         await tickets.add_relay(
             ticket.id,
@@ -259,7 +261,7 @@ async def test_erasing_a_person_removes_her_tickets_events_and_relays(db):
     erased = await tickets.erase_person(uid)
 
     assert [
-        (e.ticket.id, e.ticket.thread_id, e.ticket.card_message_id, e.topic_message_ids) for e in erased
+        (e.ticket.id, e.place.thread_id, e.place.card_message_id, e.topic_message_ids) for e in erased
     ] == [(ticket.id, 55, 56, (57, 58))]
     assert [t.id for t in rows(store, Ticket)] == [kept.id]
     assert {r.ticket_id for r in rows(store, RelayedMessage)} == {kept.id}
@@ -274,16 +276,16 @@ async def test_retention_purges_ended_tickets_not_open_ones(db):
     old, now = NOW - timedelta(days=200), NOW
     a, b = await person(store, "6"), await person(store, "7")
     ended, _ = await tickets.create(
-        a, "asp-abbiatense", topic=None, territory=None, comune=None, question="una domanda vecchia", now=old
+        a, "asp-abbiatense", topic=None, territory=None, town=None, question="una domanda vecchia", now=old
     )
     await tickets.close(ended.id, old, actor="person", reason="left")
     await tickets.add_relay(
         ended.id, "to_person", person_message_id=1, group_chat_id=-1, topic_message_id=2, now=old
     )
     still_open, _ = await tickets.create(
-        b, "asp-abbiatense", topic=None, territory=None, comune=None, question="ancora aperta", now=old
+        b, "asp-abbiatense", topic=None, territory=None, town=None, question="ancora aperta", now=old
     )
-    await tickets.add_invite("operator", "asp-abbiatense", code_hash(new_code()), old, old)
+    await OperatorStore(store).add_invite("operator", "asp-abbiatense", code_hash(new_code()), old, old)
 
     result = await purge_once(store, retention_days=180, now=now)
 

@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from bot.assistant import RasaClient
-from bot.channels.web import WebChannel
-from bot.conversation import ConversationRouter
+from bot.assistant.rasa import RasaClient
+from bot.channels.web.chat import WebChannel
+from bot.conversation.router import ConversationRouter
 from tests.fakes import fake_rasa
 from tests.fakes.fake_rasa import FakeRasa
 from tests.fakes.stores import file_store

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.assistant import RasaClient
+from bot.assistant.rasa import RasaClient
 from tests.fakes.fake_rasa import FakeRasa
 from tests.fakes.stores import memory_store
 

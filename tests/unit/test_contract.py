@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.assistant import parse_rest_answer
-from bot.texts import MENU_BUTTONS
+from bot.assistant.answers import parse_rest_answer
+from bot.conversation.texts import MENU_BUTTONS
 from knowledge.contract import (
     META_FIELDS,
     REQUEST_HUMAN_INTENT,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot import texts
-from bot.assistant import AssistantAnswer
-from bot.conversation import ConversationRouter
-from bot.messages import META_FIELDS, Button, Inbound
-from bot.ratelimit import RateLimiter
+from bot.assistant.answers import AssistantAnswer
+from bot.conversation import texts
+from bot.conversation.router import ConversationRouter
+from bot.core.messages import META_FIELDS, Button, Inbound
+from bot.core.ratelimit import RateLimiter
 from tests.fakes import fake_rasa
 
 

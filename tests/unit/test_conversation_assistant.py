@@ -6,8 +6,9 @@ import logging
 
 import pytest
 
-from bot.assistant import AssistantUnavailable, RasaClient, parse_rest_answer
-from bot.messages import Button, Reply
+from bot.assistant.answers import AssistantUnavailable, parse_rest_answer
+from bot.assistant.rasa import RasaClient
+from bot.core.messages import Button, Reply
 
 
 def test_meta_follows_the_text_it_belongs_to():

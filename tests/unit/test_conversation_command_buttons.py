@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot import texts
-from bot.assistant import RasaClient
-from bot.conversation import ConversationRouter
-from bot.messages import Inbound
+from bot.assistant.rasa import RasaClient
+from bot.conversation import texts
+from bot.conversation.router import ConversationRouter
+from bot.core.messages import Inbound
 from bot.store.models import PrivacyEvent, User
 
 _update = iter(range(50_000, 10**6))

@@ -13,15 +13,16 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot import handoff_texts as txt
-from bot import texts
-from bot.assistant import RasaClient
-from bot.channels.web import WebChannel
-from bot.conversation import ConversationRouter
-from bot.handoff import HandoffService, OperatorContent
-from bot.messages import Inbound
-from bot.office_hours import ROME
-from bot.ratelimit import RateLimiter
+from bot.assistant.rasa import RasaClient
+from bot.channels.web.chat import WebChannel
+from bot.conversation import texts
+from bot.conversation.router import ConversationRouter
+from bot.core.messages import Inbound
+from bot.core.ratelimit import RateLimiter
+from bot.handoff import texts as txt
+from bot.handoff.model import OperatorContent
+from bot.handoff.office_hours import ROME
+from bot.handoff.service import HandoffService
 from knowledge import load
 from tests.fakes import fake_rasa
 from tests.fakes.fake_rasa import FakeRasa
@@ -42,9 +43,9 @@ async def env():
         desk, sender = RecordingDesk(), RecordingSender()
         service.attach_desk(desk)
         service.attach_sender("telegram", sender)
-        await service.tickets.link_group(MAGENTINO, GROUP, "Operatori", clock())
-        await service.tickets.link_group("alleanza-capofila", -1001100, "Alleanza", clock())
-        await service.tickets.add_operator(MAGENTINO, 501, "Marco", clock())
+        await service.operators.link_group(MAGENTINO, GROUP, "Operatori", clock())
+        await service.operators.link_group("alleanza-capofila", -1001100, "Alleanza", clock())
+        await service.operators.add_operator(MAGENTINO, 501, "Marco", clock())
         client = RasaClient(rasa.url, rasa.token, timeout=2.0)
         router = ConversationRouter(
             store,
@@ -137,7 +138,7 @@ async def test_the_town_is_asked_when_the_territory_is_unknown(env):
 
     assert len(env.rasa.calls) == calls  # the answer went to the handoff, not to Rasa
     assert opened.replies[0].text.startswith("Ti metto in contatto con un operatore di Azienda consortile")
-    assert (await ticket_of(env)).comune == "Corbetta"
+    assert (await ticket_of(env)).town == "Corbetta"
 
 
 async def test_a_menu_button_while_the_town_is_asked_goes_back_to_the_assistant(env):
@@ -169,9 +170,11 @@ async def test_a_web_person_gets_the_operators_messages_from_the_updates_endpoin
         quiet = await (await http.post("/api/chat", json={"user": "web-1", "text": "sono ancora qui"})).json()
 
         ticket = await ticket_of(env, "web", "web-1")
-        await env.service.tickets.set_topic(ticket.id, GROUP, 70, 71, env.service.clock())
-        await env.service.operator_message(GROUP, 70, 501, "Marco", OperatorContent(72, "Ciao, sono Marco."))
-        await env.service.operator_message(GROUP, 70, 501, "Marco", OperatorContent(73, None, "photo"))
+        await env.service.desk_places.link(ticket.id, GROUP, 70, env.service.clock(), card_message_id=71)
+        await env.service.operator_message(
+            ticket.id, GROUP, 501, "Marco", OperatorContent(72, "Ciao, sono Marco.")
+        )
+        await env.service.operator_message(ticket.id, GROUP, 501, "Marco", OperatorContent(73, None, "photo"))
         first = await (await http.get("/api/chat/updates", params={"user": "web-1", "after": 0})).json()
         again = await (
             await http.get("/api/chat/updates", params={"user": "web-1", "after": first["last"]})

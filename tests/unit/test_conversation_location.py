@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot import texts
-from bot.assistant import RasaClient
-from bot.conversation import ConversationRouter
-from bot.messages import Inbound
-from bot.places import KnowledgeTownLocator
+from bot.assistant.rasa import RasaClient
+from bot.conversation import texts
+from bot.conversation.router import ConversationRouter
+from bot.conversation.town_locator import KnowledgeTownLocator
+from bot.core.messages import Inbound
 from tests.fakes.stores import memory_store
 
 CORBETTA = (45.4685, 8.9195)

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot import texts
-from bot.assistant import RasaClient
-from bot.conversation import ConversationRouter
-from bot.messages import Inbound
+from bot.assistant.rasa import RasaClient
+from bot.conversation import texts
+from bot.conversation.router import ConversationRouter
+from bot.core.messages import Inbound
 from bot.store.models import Message, PrivacyEvent, User
 
 MENU_TITLES = [

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import texts
-from bot.assistant import AssistantAnswer, RasaClient
-from bot.conversation import ConversationRouter
-from bot.messages import Inbound
-from bot.ratelimit import RateLimiter
+from bot.assistant.answers import AssistantAnswer
+from bot.assistant.rasa import RasaClient
+from bot.conversation import texts
+from bot.conversation.router import ConversationRouter
+from bot.core.messages import Inbound
+from bot.core.ratelimit import RateLimiter
 from bot.store import make_engine, upgrade
 from tests.fakes import fake_rasa
 from tests.fakes.stores import file_store

@@ -11,9 +11,10 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from bot import handoff_texts as txt
-from bot.handoff import Delivery, HandoffService, OperatorContent, Person, Timeouts
-from bot.office_hours import ROME
+from bot.handoff import texts as txt
+from bot.handoff.model import Delivery, OperatorContent, Person, Timeouts
+from bot.handoff.office_hours import ROME
+from bot.handoff.service import HandoffService
 from bot.store import NewMessage, new_sender_id
 from bot.store.models import Ticket
 from knowledge import load
@@ -39,12 +40,12 @@ async def h():
     service = HandoffService(store, lambda: KB, clock=clock, timeouts=Timeouts(600, 86_400))
     service.attach_desk(desk)
     service.attach_sender("telegram", sender)
-    await service.tickets.link_group(MAGENTINO, GROUP, "Operatori Magentino", clock())
-    await service.tickets.link_group(DEFAULT, DEFAULT_GROUP, "Operatori Alleanza", clock())
-    await service.tickets.link_group(ABBIATENSE, ABBIATENSE_GROUP, "Operatori Abbiatense", clock())
-    marco = await service.tickets.add_operator(MAGENTINO, 501, "Marco", clock())
-    anna = await service.tickets.add_operator(MAGENTINO, 502, "Anna", clock())
-    other = await service.tickets.add_operator(ABBIATENSE, 401, "Sara", clock())
+    await service.operators.link_group(MAGENTINO, GROUP, "Operatori Magentino", clock())
+    await service.operators.link_group(DEFAULT, DEFAULT_GROUP, "Operatori Alleanza", clock())
+    await service.operators.link_group(ABBIATENSE, ABBIATENSE_GROUP, "Operatori Abbiatense", clock())
+    marco = await service.operators.add_operator(MAGENTINO, 501, "Marco", clock())
+    anna = await service.operators.add_operator(MAGENTINO, 502, "Anna", clock())
+    other = await service.operators.add_operator(ABBIATENSE, 401, "Sara", clock())
     yield SimpleNamespace(
         store=store,
         service=service,
@@ -96,7 +97,7 @@ async def test_a_request_in_office_hours_goes_to_the_partner_of_topic_and_territ
     assert "al lavoro adesso" in reply.text and "Sei la prima persona in coda." in reply.text
     assert "puoi continuare a scrivere" in reply.text
     assert reply.buttons == (txt.LEAVE_BUTTON,)
-    assert (ticket.partner_id, ticket.state, ticket.comune, ticket.territory) == (
+    assert (ticket.partner_id, ticket.state, ticket.town, ticket.territory) == (
         MAGENTINO,
         "waiting",
         "Magenta",
@@ -151,7 +152,7 @@ async def test_unknown_territory_asks_for_the_town_first(h):
     [reply] = await h.service.answer_town(person, pending, "abito a Corbetta")
 
     ticket = await h.service.open_ticket(person.user_id)
-    assert (ticket.partner_id, ticket.comune, ticket.territory) == (MAGENTINO, "Corbetta", "magentino")
+    assert (ticket.partner_id, ticket.town, ticket.territory) == (MAGENTINO, "Corbetta", "magentino")
     assert "Azienda consortile del Magentino" in reply.text
     assert await h.service.pending_request(person.user_id) is None
 
@@ -161,7 +162,7 @@ async def test_the_town_from_a_shared_location_or_an_ambito(h):
     await h.service.request(person, {"topic": "caregiver_support", "territory": None})
     await h.service.answer_town(person, await h.service.pending_request(person.user_id), town="Abbiategrasso")
     ticket = await h.service.open_ticket(person.user_id)
-    assert (ticket.partner_id, ticket.comune) == (ABBIATENSE, "Abbiategrasso")
+    assert (ticket.partner_id, ticket.town) == (ABBIATENSE, "Abbiategrasso")
 
     other = await write(h, "9", "voglio una persona")
     await h.service.request(other, {"topic": "school_closure", "territory": None})
@@ -203,7 +204,7 @@ async def test_a_partner_without_a_group_hands_over_to_the_default_partners_grou
 
 
 async def test_with_no_group_at_all_the_person_gets_the_contacts(h):
-    h.service.desk = None  # Telegram is off: nobody could read the ticket
+    h.service.desks.clear()  # Telegram is off: nobody could read the ticket
     person = await write(h, "14", "centri estivi", "operatore")
     [reply] = await h.service.request(person, CAMPS)
     assert reply.text.startswith("Mi dispiace: in questo momento non riesco a passarti a un operatore.")
@@ -235,9 +236,10 @@ async def test_only_operators_of_the_tickets_partner_may_act_and_refusals_are_lo
     other_partner = await h.service.act("claim", ticket.id, GROUP, 401, "Sara")  # Abbiatense's operator
     stranger = await h.service.act("close", ticket.id, GROUP, 999, "Chiunque")
     wrong_group = await h.service.act("claim", ticket.id, ABBIATENSE_GROUP, 401, "Sara")
+    assert await h.service.desk_places.ticket_at(GROUP, 1) is None  # not a ticket's topic...
     written = await h.service.operator_message(
-        GROUP, 1, 999, "Chiunque", OperatorContent(5, "ciao")
-    )  # not a ticket's topic: ignored
+        0, GROUP, 999, "Chiunque", OperatorContent(5, "ciao")
+    )  # ...nor a ticket: ignored
 
     name = KB.partners[MAGENTINO].name
     assert not other_partner.ok and other_partner.text == txt.not_operator(name)
@@ -257,26 +259,30 @@ async def test_only_operators_of_the_tickets_partner_may_act_and_refusals_are_lo
 
 async def test_an_operator_message_reaches_the_person_and_claims_a_waiting_ticket(h):
     _, _, ticket = await open_ticket(h)
-    await h.service.tickets.set_topic(ticket.id, GROUP, 77, 78, h.clock())
+    await h.service.desk_places.link(ticket.id, GROUP, 77, h.clock(), card_message_id=78)
 
-    notice = await h.service.operator_message(GROUP, 77, 501, "Marco", OperatorContent(80, "Ciao Giulia!"))
+    notice = await h.service.operator_message(
+        ticket.id, GROUP, 501, "Marco", OperatorContent(80, "Ciao Giulia!")
+    )
 
     assert notice is None
     assert h.sender.copies == [("42", GROUP, 80)]
     now = await h.service.open_ticket(ticket.user_id)
     assert now.state == "assigned" and now.assigned_name == "Marco"
     assert [r.direction for r in await h.service.tickets.relays(ticket.id)] == ["to_person"]
-    taken = await h.service.operator_message(GROUP, 77, 502, "Anna", OperatorContent(81, "Ci sono anch'io"))
+    taken = await h.service.operator_message(
+        ticket.id, GROUP, 502, "Anna", OperatorContent(81, "Ci sono anch'io")
+    )
     assert taken == txt.taken_by_other("Marco") and len(h.sender.copies) == 1
 
 
 async def test_a_person_who_blocked_the_bot_is_reported_in_the_topic(h):
     _, _, ticket = await open_ticket(h)
-    await h.service.tickets.set_topic(ticket.id, GROUP, 77, 78, h.clock())
+    await h.service.desk_places.link(ticket.id, GROUP, 77, h.clock(), card_message_id=78)
     await h.service.act("claim", ticket.id, GROUP, 501, "Marco")
     h.sender.delivery = Delivery.BLOCKED
 
-    notice = await h.service.operator_message(GROUP, 77, 501, "Marco", OperatorContent(90, "ci sei?"))
+    notice = await h.service.operator_message(ticket.id, GROUP, 501, "Marco", OperatorContent(90, "ci sei?"))
 
     assert notice == txt.blocked_notice("Giulia")
 
@@ -321,7 +327,7 @@ async def test_release_puts_the_ticket_back_in_the_queue_and_hand_back_closes_it
 
 
 async def test_the_person_can_leave_and_her_messages_go_to_the_desk_meanwhile(h):
-    from bot.messages import Inbound
+    from bot.core.messages import Inbound
 
     person, _, ticket = await open_ticket(h)
     assert (
@@ -347,10 +353,11 @@ async def test_queue_lists_the_partners_open_tickets_to_its_operators_only(h):
     refused = await h.service.queue(401, GROUP)
     nobody = await h.service.queue(12345, None)
 
-    assert mine.ok and "Richieste aperte per Azienda consortile del Magentino" in mine.text
-    assert "Giulia, Scuole chiuse e centri estivi, Magenta (Magentino): in attesa da" in mine.text
-    assert "Paolo" in mine.text and "presa da Anna" in mine.text
-    assert private.text == mine.text
+    mine_text, private_text = txt.queue_text(mine.queues), txt.queue_text(private.queues)
+    assert mine.ok and "Richieste aperte per Azienda consortile del Magentino" in mine_text
+    assert "Giulia, Scuole chiuse e centri estivi, Magenta (Magentino): in attesa da" in mine_text
+    assert "Paolo" in mine_text and "presa da Anna" in mine_text
+    assert private_text == mine_text
     assert not refused.ok and not nobody.ok
 
 
@@ -416,7 +423,7 @@ async def test_an_invite_code_registers_an_operator_once(h):
 
     assert ok.ok and ok.text == txt.operator_registered(KB.partners[ABBIATENSE].name)
     assert not again.ok and again.text == txt.INVALID_CODE
-    assert (await h.service.tickets.operator(777, ABBIATENSE)).first_name == "Luca"
+    assert (await h.service.operators.operator(777, ABBIATENSE)).first_name == "Luca"
     with pytest.raises(LookupError):
         await h.service.create_invite("operator", "nessuno")
 
@@ -433,7 +440,7 @@ async def test_a_group_is_linked_with_a_code_only_when_it_has_topics(h):
     code, _ = await h.service.create_invite("group", "coop-nidi-ovest")
     assert (await h.service.link_group(code, -1009, "Nidi", False, 1)).text == txt.GROUP_NOT_FORUM
     linked = await h.service.link_group(code, -1009, "Nidi", True, 1)
-    assert linked.ok and (await h.service.tickets.group_by_chat(-1009)).partner_id == "coop-nidi-ovest"
+    assert linked.ok and (await h.service.operators.group_by_chat(-1009)).partner_id == "coop-nidi-ovest"
     operator_code, _ = await h.service.create_invite("operator", "coop-nidi-ovest")
     assert not (await h.service.link_group(operator_code, -1010, "X", True, 1)).ok  # not a group code
 
@@ -444,3 +451,18 @@ async def test_forget_erases_tickets_and_tells_the_desk(h):
     assert h.desk.of("erased") == [[ticket.id]]
     with h.store._sessions() as session:
         assert session.scalars(select(Ticket)).all() == []
+
+
+async def test_a_second_operators_desk_is_told_everything_the_first_is(h):
+    """A web inbox, say: attached next to the Telegram desk, with no change to the handoff logic."""
+    from bot.core.messages import Inbound
+
+    inbox = RecordingDesk()
+    h.service.attach_desk(inbox)
+
+    _, _, ticket = await open_ticket(h)
+    await h.service.act("claim", ticket.id, GROUP, 501, "Marco")
+    await h.service.person_message(ticket, Inbound("telegram", "42", text="grazie"))
+    await h.service.act("close", ticket.id, GROUP, 501, "Marco")
+
+    assert inbox.kinds() == h.desk.kinds() == ["announce", "notice", "person_wrote", "ended"]

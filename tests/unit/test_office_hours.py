@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot import handoff_texts as txt
-from bot.office_hours import ROME, availability, open_seconds_between
+from bot.handoff import texts as txt
+from bot.handoff.office_hours import ROME, availability, open_seconds_between
 from knowledge import load
 
 KB = load()
@@ -68,11 +68,25 @@ def test_daylight_saving_change_keeps_local_hours():
 
 
 def test_easter_and_national_holidays():
-    from bot.office_hours import easter, national_holiday
+    from dateutil.easter import easter
+
+    from bot.handoff.office_hours import national_holiday
 
     assert [easter(y) for y in (2026, 2027, 2028)] == [date(2026, 4, 5), date(2027, 3, 28), date(2028, 4, 16)]
     assert national_holiday(date(2027, 3, 29)) and national_holiday(date(2026, 12, 8))
     assert not national_holiday(date(2027, 3, 30)) and not national_holiday(date(2026, 12, 7))
+
+
+def test_saint_francis_is_a_national_holiday_again_from_2026():
+    """4 October, Law 151 of 8 October 2025: a working day in 2025, a holiday from 2026 on."""
+    from bot.handoff.office_hours import national_holiday
+
+    assert not national_holiday(date(2025, 10, 4))
+    assert national_holiday(date(2026, 10, 4)) and national_holiday(date(2027, 10, 4))
+    weekdays = {day: [("09:00", "12:00")] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    # Sunday 4 October 2026 at 10:00: closed all day; the next opening is Monday 5 at 9:00
+    status = availability(partner(weekdays), rome(2026, 10, 4, 10, 0))
+    assert (status.open_now, status.next_open) == (False, rome(2026, 10, 5, 9, 0))
 
 
 def test_a_partner_never_open_has_no_next_opening():

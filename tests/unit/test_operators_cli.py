@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot import cli
-from bot.handoff import code_hash
+from bot.handoff.invites import code_hash
 from bot.settings import DatabaseSettings, Settings
 
 

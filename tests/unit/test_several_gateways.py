@@ -12,12 +12,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot import texts
-from bot.assistant import AssistantAnswer, RasaClient
-from bot.conversation import ConversationRouter
-from bot.messages import Inbound, Turn
-from bot.ratelimit import RateLimiter
-from bot.recovery import Recovery
+from bot.assistant.answers import AssistantAnswer
+from bot.assistant.rasa import RasaClient
+from bot.conversation import texts
+from bot.conversation.recovery import Recovery
+from bot.conversation.router import ConversationRouter
+from bot.core.messages import Inbound, Turn
+from bot.core.ratelimit import RateLimiter
 from bot.store import Store, make_engine, upgrade
 from bot.store.models import Message
 from bot.store.spool import Spool
@@ -198,8 +199,11 @@ async def killed_while_thinking_locate(store: Store, clock: Clock, msg: Inbound)
         found.set()
         return "Magenta"
 
+    asked = asyncio.Event()
+
     class Never:
         async def send(self, sender_id: str, text: str) -> AssistantAnswer:
+            asked.set()
             await asyncio.Event().wait()
             raise AssertionError
 
@@ -208,7 +212,7 @@ async def killed_while_thinking_locate(store: Store, clock: Clock, msg: Inbound)
     router = ConversationRouter(store, Never(), clock=clock, gateway_name="gw-a", locate_town=locate)
     task = asyncio.create_task(router.handle(msg))
     await asyncio.wait_for(found.wait(), 5)
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(asked.wait(), 5)  # the gateway dies while it waits for the assistant
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -3,9 +3,9 @@ after a restart, and rendering never fails because the database is away."""
 
 from __future__ import annotations
 
-from bot.channels.callback_store import KEY_PREFIX, CallbackStore
-from bot.channels.telegram import TEXT_BUTTON_EXPIRED
-from bot.messages import Button, Reply, Turn
+from bot.channels.telegram.callbacks import KEY_PREFIX, CallbackStore
+from bot.channels.telegram.people import TEXT_BUTTON_EXPIRED
+from bot.core.messages import Button, Reply, Turn
 from bot.store import Store, make_engine, upgrade
 from tests.fakes.stores import memory_store
 from tests.unit.test_telegram_channel import (

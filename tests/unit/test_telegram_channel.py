@@ -21,15 +21,11 @@ from pydantic import SecretStr
 from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
-from bot.channels.callback_store import KEY_PREFIX
-from bot.channels.telegram import (
-    TEXT_BUTTON_EXPIRED,
-    TEXT_SOMETHING_WRONG,
-    PerChatUpdateProcessor,
-    TelegramChannel,
-    build_telegram,
-)
-from bot.messages import Button, Inbound, Reply, Turn
+from bot.channels.telegram.build import build_telegram
+from bot.channels.telegram.callbacks import KEY_PREFIX
+from bot.channels.telegram.people import TEXT_BUTTON_EXPIRED, TEXT_SOMETHING_WRONG, TelegramChannel
+from bot.channels.telegram.updates import PerChatUpdateProcessor
+from bot.core.messages import Button, Inbound, Reply, Turn
 
 TOKEN = "123456:TEST-token"
 BOT = {"id": 123456, "is_bot": True, "first_name": "Concilia", "username": "concilia_test_bot"}
@@ -129,9 +125,14 @@ class FakeRouter:
         return result
 
 
-def make_channel(router: FakeRouter, **options: Any) -> tuple[TelegramChannel, RecordingRequest]:
+def make_channel(
+    router: FakeRouter, *, telegram_messages_per_second: float = 30.0, **options: Any
+) -> tuple[TelegramChannel, RecordingRequest]:
     settings = SimpleNamespace(
-        telegram_bot_token=SecretStr(TOKEN), telegram_mode="polling", telegram_api_base=None
+        telegram_bot_token=SecretStr(TOKEN),
+        telegram_mode="polling",
+        telegram_api_base=None,
+        telegram_messages_per_second=telegram_messages_per_second,
     )
     request = RecordingRequest()
     channel = build_telegram(

@@ -8,8 +8,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.channels.callback_store import KEY_PREFIX, CallbackStore
-from bot.channels.telegram_render import (
+from bot.channels.telegram.callbacks import KEY_PREFIX, CallbackStore
+from bot.channels.telegram.render import (
     EMPTY_TEXT_WITH_BUTTONS,
     escape,
     keyboard_rows,
@@ -17,7 +17,7 @@ from bot.channels.telegram_render import (
     split_text,
     utf16_length,
 )
-from bot.messages import Button, Reply
+from bot.core.messages import Button, Reply
 
 ENTITY = re.compile(r"&(lt|gt|amp);")
 

@@ -7,11 +7,11 @@ import json
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.assistant import RasaClient
-from bot.channels.web import WebChannel
-from bot.conversation import ConversationRouter
-from bot.messages import META_FIELDS
-from bot.ratelimit import RateLimiter
+from bot.assistant.rasa import RasaClient
+from bot.channels.web.chat import WebChannel
+from bot.conversation.router import ConversationRouter
+from bot.core.messages import META_FIELDS
+from bot.core.ratelimit import RateLimiter
 from tests.fakes import fake_rasa
 from tests.fakes.stores import memory_store
 

@@ -11,6 +11,7 @@ from bot import app
 from bot.settings import Settings
 from tests.fakes import fake_rasa
 from tests.fakes.fake_rasa import FakeRasa
+from tests.support import eventually
 
 
 @pytest.fixture
@@ -34,11 +35,14 @@ def settings_for(rasa, **extra):
 async def test_serve_prints_the_address_answers_and_stops(rasa, capsys):
     stop = asyncio.Event()
     task = asyncio.create_task(app.serve(settings_for(rasa), stop))
-    for _ in range(100):
-        out = capsys.readouterr().out
-        if "Web chat:" in out:
-            break
-        await asyncio.sleep(0.05)
+    printed: list[str] = []
+
+    def address_printed() -> bool:
+        printed.append(capsys.readouterr().out)
+        return "Web chat:" in "".join(printed)
+
+    await eventually(address_printed, what="the address printed")
+    out = "".join(printed)
     url = out.split("Web chat: ", 1)[1].split()[0]
     assert url.startswith("http://127.0.0.1:") and url.endswith("/")
 

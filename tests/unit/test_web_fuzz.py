@@ -9,10 +9,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.assistant import RasaClient
-from bot.channels.web import WebChannel
-from bot.conversation import ConversationRouter
-from bot.ratelimit import RateLimiter
+from bot.assistant.rasa import RasaClient
+from bot.channels.web.chat import WebChannel
+from bot.conversation.router import ConversationRouter
+from bot.core.ratelimit import RateLimiter
 from tests.fakes.fake_rasa import FakeRasa
 from tests.fakes.stores import memory_store
 

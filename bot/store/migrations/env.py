@@ -7,7 +7,7 @@ import os
 
 from alembic import context
 
-from bot.store.engine import make_engine
+from bot.store.db import make_engine
 from bot.store.models import Base
 
 config = context.config

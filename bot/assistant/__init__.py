@@ -1,0 +1,1 @@
+"""The assistant: the Rasa client (``rasa``) and the parsing of its answers."""

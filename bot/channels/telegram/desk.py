@@ -1,0 +1,312 @@
+"""The operators' desk on Telegram: a forum supergroup per partner, a topic per ticket.
+
+The decisions are :class:`bot.handoff.service.HandoffService`'s; this module only speaks Telegram. It is an
+:class:`~bot.handoff.ports.OperatorsDesk` (told by the service about every ticket) and the Telegram
+:class:`~bot.handoff.ports.PersonSender`; where each ticket sits (topic, card, copies) it keeps in its own
+table, through the service's :class:`~bot.handoff.ports.DeskPlaces` port.
+
+* **Topics.** Each ticket gets its own forum topic (never the General one) with a card (see
+  :mod:`bot.channels.telegram.cards`). Everything that touches a ticket's topic runs in that ticket's own
+  queue, one job at a time, so a burst of messages creates the topic once. A topic deleted by the operators
+  ("message thread not found") is created again, with a fresh card, on the next message.
+* **Relaying.** The person's messages are copied into the topic (``copyMessage``: text, photos, documents,
+  no "forwarded from" header, so no Telegram id or phone shows); a web person's text is sent (split at
+  Telegram's limit). An operator's message in the topic is copied to the person.
+* **Sending** goes through :class:`~bot.channels.telegram.send.TelegramSend` (one retry policy). On shutdown
+  the queues are drained first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot.channels.telegram.cards import card_buttons, render_card
+from bot.channels.telegram.render import render_reply
+from bot.channels.telegram.send import TelegramSend
+from bot.channels.telegram.serial_jobs import SerialJobs
+from bot.core.messages import Inbound, Reply
+from bot.handoff import texts as txt
+from bot.handoff.model import Card, Delivery, ErasedTicket, TicketView, display_name
+from bot.handoff.service import HandoffService
+
+log = logging.getLogger(__name__)
+
+NOTICE = "ℹ️ "  # noqa: RUF001
+
+# sends something into a topic: (chat id, thread id) -> the ids of the messages sent
+TopicSend = Callable[[int, int], Awaitable[list[int]]]
+
+
+def _thread_gone(exc: BadRequest) -> bool:
+    text = exc.message.lower()
+    return "thread not found" in text or "topic_deleted" in text or "topic_id_invalid" in text
+
+
+def _topic_closed(exc: BadRequest) -> bool:
+    return "topic_closed" in exc.message.lower()
+
+
+def _ignorable_edit(exc: BadRequest) -> bool:
+    text = exc.message.lower()
+    return "not modified" in text or "to edit not found" in text
+
+
+class TelegramDesk:
+    def __init__(
+        self,
+        service: HandoffService,
+        send: TelegramSend,
+        *,
+        encode: Callable[[str], str] = lambda payload: payload,
+        drain_timeout: float = 15.0,
+    ) -> None:
+        self.service = service
+        self.places = service.desk_places
+        self.telegram = send
+        self.encode = encode
+        self.drain_timeout = drain_timeout
+        self.jobs = SerialJobs()
+        service.attach_desk(self)
+        service.attach_sender("telegram", self)
+
+    @property
+    def bot(self) -> Any:  # PTB's ExtBot
+        return self.telegram.bot
+
+    async def stop(self) -> None:
+        """Deliver what is queued before the application stops."""
+        await self.jobs.drain(self.drain_timeout)
+
+    # ------------------------------------------------------------------ the desk (called by the service)
+
+    def announce(self, ticket: TicketView, card: Card) -> None:
+        self.jobs.submit(ticket.id, partial(self._announce, ticket.id))
+
+    def person_wrote(self, ticket: TicketView, msg: Inbound) -> None:
+        self.jobs.submit(ticket.id, partial(self._relay_in, ticket.id, msg))
+
+    def notice(self, ticket: TicketView, text: str, card: Card | None = None) -> None:
+        self.jobs.submit(ticket.id, partial(self._notice, ticket.id, text, card, False))
+
+    def ended(self, ticket: TicketView, text: str, card: Card) -> None:
+        self.jobs.submit(ticket.id, partial(self._notice, ticket.id, text, card, True))
+
+    def erased(self, tickets: list[ErasedTicket]) -> None:
+        for erased in tickets:
+            self.jobs.submit(erased.ticket.id, partial(self._erase, erased))
+
+    async def _announce(self, ticket_id: int) -> None:
+        ticket = await self.service.ticket(ticket_id)
+        if ticket is None or not ticket.is_open:
+            return
+        await self._thread_of(ticket)
+
+    async def _relay_in(self, ticket_id: int, msg: Inbound) -> None:
+        ticket = await self.service.ticket(ticket_id)
+        if ticket is None:
+            return
+        send: TopicSend
+        if ticket.channel == "telegram" and msg.message_id is not None:
+            message_id = msg.message_id
+
+            async def send(chat_id: int, thread: int) -> list[int]:
+                copied = await self.telegram.call(
+                    lambda: self.bot.copy_message(
+                        chat_id=chat_id,
+                        from_chat_id=int(ticket.user_key),
+                        message_id=message_id,
+                        message_thread_id=thread,
+                    )
+                )
+                return [int(copied.message_id)]
+
+        else:
+            text = f"{display_name(ticket)}: {msg.text or '[contenuto che non posso mostrare]'}"
+            send = partial(self._text_to, text)
+        placed = await self._to_topic(ticket, send)
+        if placed is None:
+            return
+        chat_id, ids = placed
+        for topic_message_id in ids:
+            await self.places.add_relay(
+                ticket.id,
+                "to_operators",
+                person_message_id=msg.message_id,
+                chat_id=chat_id,
+                topic_message_id=topic_message_id,
+                now=self.service.clock(),
+            )
+
+    async def _text_to(self, text: str, chat_id: int, thread: int) -> list[int]:
+        return await self.telegram.text(chat_id, text, thread_id=thread)
+
+    async def _notice(self, ticket_id: int, text: str, card: Card | None, end: bool) -> None:
+        ticket = await self.service.ticket(ticket_id)
+        if ticket is None:
+            return
+        if card is not None:
+            await self._refresh_card(ticket, card)
+        placed = await self._to_topic(ticket, partial(self._text_to, NOTICE + text), create=not end)
+        place = await self.places.place(ticket.id)
+        if end and placed is not None and place is not None:
+            with contextlib.suppress(TelegramError):
+                await self.telegram.call(lambda: self.bot.close_forum_topic(place.chat_id, place.thread_id))
+
+    async def _erase(self, erased: ErasedTicket) -> None:
+        ticket, place = erased.ticket, erased.place
+        if place is None:
+            return
+        chat_id, thread = place.chat_id, place.thread_id
+        ids = list(erased.topic_message_ids)
+        if place.card_message_id is not None:
+            ids.append(place.card_message_id)
+        for start in range(0, len(ids), 100):
+            chunk = ids[start : start + 100]
+            try:
+                await self.telegram.call(partial(self.bot.delete_messages, chat_id, chunk))
+            except TelegramError as exc:
+                log.warning("ticket %d: copies not deleted: %s", ticket.id, exc)
+        if not ticket.is_open:  # its topic was closed with the ticket: open it to say so
+            with contextlib.suppress(TelegramError):
+                await self.telegram.call(lambda: self.bot.reopen_forum_topic(chat_id, thread))
+        try:
+            await self.telegram.text(chat_id, NOTICE + txt.erased_notice(ticket.id), thread_id=thread)
+            await self.telegram.call(lambda: self.bot.close_forum_topic(chat_id, thread))
+        except TelegramError as exc:
+            log.info("ticket %d: erased, topic not told (%s)", ticket.id, exc)
+
+    # ------------------------------------------------------------------ topics
+
+    async def _thread_of(self, ticket: TicketView, *, create: bool = True) -> tuple[int, int] | None:
+        """(group chat id, thread id) of the ticket's topic, created if it has none yet."""
+        group = await self.service.group_of(ticket.partner_id)
+        if group is None:
+            log.warning("ticket %d: partner %s has no operators' group", ticket.id, ticket.partner_id)
+            return None
+        place = await self.places.place(ticket.id)
+        if place is not None and place.chat_id == group.chat_id:
+            return group.chat_id, place.thread_id
+        if not create:
+            return None
+        old = place.thread_id if place is not None else None
+        thread = await self._make_topic(ticket, group.chat_id, old_thread=old)
+        return None if thread is None else (group.chat_id, thread)
+
+    async def _drop_extra_topic(self, ticket_id: int, chat_id: int, thread: int) -> int | None:
+        """Another gateway linked a topic to the ticket while this one created its own: ours is deleted,
+        theirs is used."""
+        log.info("ticket %d: another gateway created its topic first; deleting ours", ticket_id)
+        try:
+            await self.telegram.call(lambda: self.bot.delete_forum_topic(chat_id, thread))
+        except TelegramError as exc:
+            log.warning("ticket %d: extra topic %d not deleted: %s", ticket_id, thread, exc)
+        current = await self.places.place(ticket_id)
+        if current is None or current.chat_id != chat_id:
+            return None
+        return current.thread_id
+
+    async def _make_topic(self, ticket: TicketView, chat_id: int, *, old_thread: int | None) -> int | None:
+        """A new topic for the ticket, replacing ``old_thread`` (None: its first topic)."""
+        recreated = old_thread is not None
+        late = (self.service.clock() - ticket.created_at).total_seconds() > 30
+        card = await self.service.card(ticket, with_handoff_messages=recreated or late)
+        try:
+            topic = await self.telegram.call(lambda: self.bot.create_forum_topic(chat_id, card.title))
+        except TelegramError as exc:
+            log.error("ticket %d: cannot create a topic in the operators' group: %s", ticket.id, exc)
+            return None
+        thread = int(topic.message_thread_id)
+        # at once: operators may write. Conditional: with several gateways, one topic per ticket
+        if not await self.places.link(ticket.id, chat_id, thread, self.service.clock(), replacing=old_thread):
+            return await self._drop_extra_topic(ticket.id, chat_id, thread)
+        try:
+            card_id = await self.telegram.html(
+                chat_id, render_card(card), thread_id=thread, markup=card_buttons(card)
+            )
+            await self.places.set_card(ticket.id, card_id)
+        except TelegramError as exc:
+            log.error("ticket %d: card not posted: %s", ticket.id, exc)
+        if recreated:
+            log.info("ticket %d: topic deleted by the operators, created again", ticket.id)
+            with contextlib.suppress(TelegramError):
+                await self.telegram.text(chat_id, NOTICE + txt.recreated_notice(ticket.id), thread_id=thread)
+        return thread
+
+    async def _to_topic(
+        self, ticket: TicketView, send: TopicSend, *, create: bool = True
+    ) -> tuple[int, list[int]] | None:
+        """Send into the ticket's topic (made, or made again, when needed); (chat id, message ids)."""
+        where = await self._thread_of(ticket, create=create)
+        if where is None:
+            return None
+        chat_id, thread = where
+        try:
+            return chat_id, await send(chat_id, thread)
+        except BadRequest as exc:
+            if _topic_closed(exc):
+                with contextlib.suppress(BadRequest):
+                    await self.telegram.call(lambda: self.bot.reopen_forum_topic(chat_id, thread))
+                return chat_id, await send(chat_id, thread)
+            if not _thread_gone(exc):
+                raise
+            if not create:
+                return None
+        fresh = await self.service.ticket(ticket.id) or ticket
+        new_thread = await self._make_topic(fresh, chat_id, old_thread=thread)
+        if new_thread is None:
+            return None
+        return chat_id, await send(chat_id, new_thread)
+
+    async def _refresh_card(self, ticket: TicketView, card: Card) -> None:
+        place = await self.places.place(ticket.id)
+        if place is None or place.card_message_id is None:
+            return
+        try:
+            await self.telegram.call(
+                lambda: self.bot.edit_message_text(
+                    render_card(card),
+                    chat_id=place.chat_id,
+                    message_id=place.card_message_id,
+                    parse_mode="HTML",
+                    reply_markup=card_buttons(card),
+                )
+            )
+        except BadRequest as exc:
+            if not _ignorable_edit(exc):
+                log.warning("ticket %d: card not updated: %s", ticket.id, exc)
+        except TelegramError as exc:
+            log.warning("ticket %d: card not updated: %s", ticket.id, exc)
+
+    # ------------------------------------------------------------------ the person (PersonSender)
+
+    async def send(self, user_key: str, replies: list[Reply]) -> Delivery:
+        for reply in replies:
+            for part in render_reply(reply, self.encode):
+                try:
+                    await self.telegram.rendered(int(user_key), part)
+                except Forbidden:
+                    return Delivery.BLOCKED
+                except TelegramError as exc:
+                    log.warning("a handoff message did not reach the person: %s", exc)
+                    return Delivery.FAILED
+        return Delivery.OK
+
+    async def copy(self, user_key: str, from_chat_id: int, message_id: int) -> tuple[Delivery, int | None]:
+        try:
+            copied = await self.telegram.call(
+                lambda: self.bot.copy_message(
+                    chat_id=int(user_key), from_chat_id=from_chat_id, message_id=message_id
+                )
+            )
+        except Forbidden:
+            return Delivery.BLOCKED, None
+        except TelegramError as exc:
+            log.warning("an operator's message did not reach the person: %s", exc)
+            return Delivery.FAILED, None
+        return Delivery.OK, int(copied.message_id)

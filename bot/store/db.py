@@ -1,0 +1,123 @@
+"""The database: the SQLAlchemy engine built from ``DATABASE_URL`` (SQLite file by default, PostgreSQL in
+production) and :class:`Database`, the one helper that runs a function in the database thread.
+
+Why a sync engine in a thread rather than SQLAlchemy's async engine: the same code and the same drivers
+(sqlite3, psycopg) serve SQLite and PostgreSQL without an extra async driver (aiosqlite), the store's load is
+a handful of short statements per message, and Alembic runs on the same engine at start-up. Every call runs
+in a small dedicated thread pool (one thread for SQLite, which has one writer anyway, so writers never wait
+on each other's locks), and the event loop never blocks on the database.
+
+Failures that mean "the database cannot be reached" (connection refused, file not openable, locked for too
+long, pool exhausted) are raised as :class:`StoreUnavailable`, so the router can spool and go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import CursorResult, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+T = TypeVar("T")
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached right now; try again later."""
+
+
+def _unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def rowcount(result: Any) -> int:
+    """The rows an UPDATE or DELETE touched."""
+    return int(result.rowcount or 0) if isinstance(result, CursorResult) else 0
+
+
+class Database:
+    """The engine, its sessions and the thread pool every query runs in."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        workers = 1 if engine.dialect.name == "sqlite" else 4
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in the database thread; "cannot reach the database" raised as StoreUnavailable."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except Exception as exc:
+            if _unavailable(exc):
+                raise StoreUnavailable(str(exc).splitlines()[0]) from exc
+            raise
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        """``fn(session)`` in the database thread; the session commits only if ``fn`` does."""
+
+        def run() -> T:
+            with self.sessions() as session:
+                return fn(session)
+
+        return await self.call(run)
+
+    async def write(self, fn: Callable[[Session], T]) -> T:
+        """``fn(session)`` in one transaction, committed when ``fn`` returns (rolled back if it raises)."""
+
+        def run() -> T:
+            with self.sessions.begin() as session:
+                return fn(session)
+
+        return await self.call(run)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self.engine.dispose()
+
+
+def make_engine(url: str, *, create_dirs: bool = True, **kwargs: Any) -> Engine:
+    """An engine for ``url``. For a SQLite file its folder is created (``var/`` by default), foreign keys
+    are enforced and writers wait for each other instead of failing at once. ``sqlite://`` (in memory)
+    gets one shared connection so every thread sees the same database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("connect_args", {"connect_timeout": 5})
+        return create_engine(url, **kwargs)
+
+    database = parsed.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    connect_args = kwargs.pop("connect_args", {})
+    connect_args.setdefault("check_same_thread", False)
+    connect_args.setdefault("timeout", 5)
+    if in_memory:
+        kwargs.setdefault("poolclass", StaticPool)
+    elif create_dirs:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    _sqlite_pragmas(engine, wal=not in_memory)
+    return engine
+
+
+def _sqlite_pragmas(engine: Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if wal:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()

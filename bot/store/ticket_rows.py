@@ -1,0 +1,57 @@
+"""Reading tickets: the one query a ticket's view is built from (with the person and the operator)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from bot.handoff.model import TicketState, TicketView
+from bot.store.models import Operator, Ticket, User
+
+
+def select_tickets() -> Select[Ticket, str, str, str | None, str | None]:
+    return (
+        select(Ticket, User.channel, User.channel_user_key, User.first_name, Operator.first_name)
+        .join(User, User.id == Ticket.user_id)
+        .outerjoin(Operator, Operator.id == Ticket.assigned_to)
+    )
+
+
+def ticket_view(row: Any) -> TicketView:
+    t, channel, user_key, first_name, operator_name = row
+    return TicketView(
+        id=t.id,
+        user_id=t.user_id,
+        partner_id=t.partner_id,
+        topic=t.topic,
+        territory=t.territory,
+        town=t.town,
+        question=t.question,
+        state=TicketState(t.state),
+        created_at=t.created_at,
+        announced_at=t.announced_at,
+        reannounced=t.reannounced,
+        assigned_to=t.assigned_to,
+        assigned_name=operator_name,
+        assigned_at=t.assigned_at,
+        last_activity_at=t.last_activity_at,
+        closed_at=t.closed_at,
+        closed_by=t.closed_by,
+        close_reason=t.close_reason,
+        rating=t.rating,
+        channel=channel,
+        user_key=user_key,
+        first_name=first_name,
+    )
+
+
+def get_ticket(session: Session, ticket_id: int) -> TicketView | None:
+    row = session.execute(select_tickets().where(Ticket.id == ticket_id)).first()
+    return None if row is None else ticket_view(row)
+
+
+def tickets_where(session: Session, *where: Any, order: Any = None) -> list[TicketView]:
+    rows = session.execute(select_tickets().where(*where).order_by(order or Ticket.id)).all()
+    return [ticket_view(r) for r in rows]
