@@ -148,7 +148,7 @@ def ask_or_none(req: Request, tracker: Any, *, fallback: bool = False) -> Answer
     if not found:
         return None
     question = clarification(req, found)
-    if fallback:  # still a message not understood: two in a row offer a person (actions/handoff.py)
+    if fallback:  # still a message not understood: two in a row offer a person (actions/person.py)
         question.events.append(SlotSet("failures", float(tracker.get_slot("failures") or 0) + 1))
     return question
 

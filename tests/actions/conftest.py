@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Action
 
 import actions.answer  # noqa: F401  (registers the action classes)
-import actions.conversation  # noqa: F401
+import actions.dialogue  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 

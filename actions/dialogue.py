@@ -10,8 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clarify import ask_or_none
 from actions.context import read_request
-from actions.handoff import asks_for_a_number, human_answer, misunderstood, number_answer
 from actions.kb import knowledge
+from actions.person import asks_for_a_number, human_answer, misunderstood, number_answer
 from actions.privacy import privacy_answer
 from actions.project_info import menu_buttons
 from actions.referrals import (
