@@ -10,6 +10,7 @@ from actions.reply import Answer, button
 from actions.services import contacts
 from knowledge import KnowledgeBase, normalise
 from knowledge import italian as fmt
+from knowledge.contract import REQUEST_HUMAN_INTENT
 
 TOPIC = "company_welfare"
 JOIN_WORDS = ("aderire", "aderiamo", "aderisce", "adesione", "accordo territoriale", "accordo", "aderisco")
@@ -88,7 +89,7 @@ def answer(kb: KnowledgeBase, req: Request) -> Answer:
         parts.append(note)
     buttons = [
         button("Come aderire all'accordo", "ask_welfare_join"),
-        button("Parla con una persona", "request_human"),
+        button("Parla con una persona", REQUEST_HUMAN_INTENT),
     ]
     return Answer(
         text="\n\n".join(parts),

@@ -14,6 +14,7 @@ from actions.reply import Answer, button
 from actions.services import contacts
 from knowledge import KnowledgeBase
 from knowledge import italian as fmt
+from knowledge.contract import REQUEST_HUMAN_INTENT
 
 OFFER_AFTER = 2  # misunderstandings in a row before a person is offered
 
@@ -78,7 +79,7 @@ def number_answer(kb: KnowledgeBase, req: Request) -> Answer:
     text += " Se preferisci, ti metto in contatto io con un operatore qui in chat."
     return Answer(
         text=text,
-        buttons=[button("Sì, con un operatore", "request_human")],
+        buttons=[button("Sì, con un operatore", REQUEST_HUMAN_INTENT)],
         topic=req.topic,
         handoff=True,
         fallback=True,
@@ -92,7 +93,7 @@ def misunderstood(req: Request, failures: float, text: str, buttons: list[dict[s
     if failures >= OFFER_AFTER:
         return Answer(
             text=text + "\n\nVuoi che ti metta in contatto con una persona?",
-            buttons=[button("Sì, con una persona", "request_human"), button("No, grazie", "deny")],
+            buttons=[button("Sì, con una persona", REQUEST_HUMAN_INTENT), button("No, grazie", "deny")],
             topic=None,
             handoff=True,
             fallback=True,

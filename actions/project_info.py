@@ -10,6 +10,7 @@ from actions.reply import Answer, button
 from actions.services import contacts
 from knowledge import KnowledgeBase
 from knowledge import italian as fmt
+from knowledge.contract import REQUEST_HUMAN_INTENT
 
 TOPIC = "project_info"
 
@@ -31,7 +32,7 @@ def menu_buttons() -> list[dict[str, str]]:
         button("Nido sera e sabato", "choose_topic", topic="ask_nursery"),
         button("Caregiver", "choose_topic", topic="ask_caregiver"),
         button("Welfare aziendale", "choose_topic", topic="ask_welfare_employee"),
-        button("Parla con una persona", "request_human"),
+        button("Parla con una persona", REQUEST_HUMAN_INTENT),
     ]
 
 

@@ -12,6 +12,7 @@ from actions.context import AGE_KINDS, Request
 from actions.reply import Answer, button
 from knowledge import KnowledgeBase
 from knowledge import italian as fmt
+from knowledge.contract import REQUEST_HUMAN_INTENT
 
 PAGE = 3
 SAMPLE_NOTE = "Dati di esempio: verifica sempre con il gestore prima di iscriverti."
@@ -243,7 +244,7 @@ def attribute_answer(
 def detail_answer(kb: KnowledgeBase, s) -> Answer:
     return Answer(
         text=describe_long(kb, s),
-        buttons=[button("Parla con una persona", "request_human")],
+        buttons=[button("Parla con una persona", REQUEST_HUMAN_INTENT)],
         topic=s.topic,
         service_ids=[s.id],
         events=[SlotSet("service_ids", [s.id]), SlotSet("topic", s.topic), SlotSet("pending", None)],
@@ -292,7 +293,7 @@ def list_answer(kb: KnowledgeBase, req: Request) -> Answer:
         return Answer(
             text=text,
             buttons=[
-                button("Parla con una persona", "request_human"),
+                button("Parla con una persona", REQUEST_HUMAN_INTENT),
                 button("Cosa sai fare?", "ask_project_info"),
             ],
             topic=req.topic,

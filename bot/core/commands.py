@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from knowledge.contract import REQUEST_HUMAN_PAYLOAD
+
 
 @dataclass(frozen=True)
 class Command:
@@ -46,7 +48,7 @@ GROUP_MENU = (
 )
 
 # The payload of the assistant's "talk to a person" (its intent, from a button or the menu).
-REQUEST_HUMAN = "/request_human"
+REQUEST_HUMAN = REQUEST_HUMAN_PAYLOAD
 
 
 def command_name(text: str) -> str:
