@@ -34,7 +34,8 @@ OFFICE_WORDS = ("inps", "caf", "patronato", "anagrafe", "agenzia delle entrate",
 
 
 def referral_answer(ref: Referral) -> Answer:
-    text = f"{ref.name}: devi rivolgerti {ref.office}. {ref.how}\n\nPiù informazioni: {ref.source}"
+    # one message (Rasa sends each paragraph as a message of its own): the link on its own line
+    text = f"{ref.name}: devi rivolgerti {ref.office}. {ref.how}\nPiù informazioni: {ref.source}"
     return Answer(text=text, topic=None, fallback=True, referral=ref.id, events=[SlotSet("pending", None)])
 
 

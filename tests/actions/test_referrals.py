@@ -19,6 +19,7 @@ def assert_referral(reply, rid: str) -> None:
     assert reply.text.startswith(f"{ref.name}: devi rivolgerti {ref.office}.")
     assert ref.how in reply.text
     assert reply.text.endswith(f"Più informazioni: {ref.source}")
+    assert "\n\n" not in reply.text  # Rasa would send each paragraph as a message of its own
 
 
 def test_the_rule_sends_ask_referral_to_action_referral() -> None:
