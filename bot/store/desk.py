@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from bot.handoff.model import TopicPlace
 from bot.store.db import rowcount
 from bot.store.messages import Store
-from bot.store.models import DeskTopic, RelayedMessage
-from bot.store.tickets import add_event
+from bot.store.models import DeskTopic
+from bot.store.tickets import add_event, new_relay
 
 
 class DeskPlacesStore:
@@ -104,12 +104,5 @@ class DeskPlacesStore:
         topic_message_id: int | None,
         now: datetime,
     ) -> None:
-        relay = RelayedMessage(
-            ticket_id=ticket_id,
-            direction=direction,
-            person_message_id=person_message_id,
-            group_chat_id=chat_id,
-            topic_message_id=topic_message_id,
-            created_at=now,
-        )
+        relay = new_relay(ticket_id, direction, person_message_id, chat_id, topic_message_id, now)
         await self.db.write(lambda s: s.add(relay))

@@ -61,6 +61,25 @@ def add_event(
     )
 
 
+def new_relay(
+    ticket_id: int,
+    direction: str,
+    person_message_id: int | None,
+    group_chat_id: int | None,
+    topic_message_id: int | None,
+    now: datetime,
+) -> RelayedMessage:
+    """The row linking a message of the person to its copy in an operators' chat (either way)."""
+    return RelayedMessage(
+        ticket_id=ticket_id,
+        direction=direction,
+        person_message_id=person_message_id,
+        group_chat_id=group_chat_id,
+        topic_message_id=topic_message_id,
+        created_at=now,
+    )
+
+
 class TicketStore:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -325,14 +344,7 @@ class TicketStore:
         topic_message_id: int | None,
         now: datetime,
     ) -> None:
-        relay = RelayedMessage(
-            ticket_id=ticket_id,
-            direction=direction,
-            person_message_id=person_message_id,
-            group_chat_id=group_chat_id,
-            topic_message_id=topic_message_id,
-            created_at=now,
-        )
+        relay = new_relay(ticket_id, direction, person_message_id, group_chat_id, topic_message_id, now)
         await self.db.write(lambda s: s.add(relay))
 
     async def erase_person(self, user_id: int) -> list[ErasedTicket]:
