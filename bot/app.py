@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable
@@ -216,6 +217,8 @@ async def _serve(settings: Settings, stop_event: asyncio.Event) -> int:
 
 
 def main() -> int:
+    # what the gateway writes (the SQLite file with its -wal and -shm, the spool) is its user's alone
+    os.umask(0o077)
     try:
         settings = Settings()  # type: ignore[call-arg]  # read from the environment
     except ValidationError as exc:

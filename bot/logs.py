@@ -1,20 +1,45 @@
-"""Logging set-up: one line per record on stderr, secrets redacted whatever logs them.
+"""Logging set-up: one line per record on stderr, with secrets redacted and personal data masked.
 
-The Telegram token travels in URLs (``/bot<token>/getUpdates``) and Rasa's in a query string, so the HTTP
-libraries' request logs are turned down to warnings, and a filter replaces any known secret that still
-reaches a handler with ``***``.
+The Telegram token travels in URLs (``/bot<token>/getUpdates``), so the HTTP libraries' request logs are
+turned down to warnings, and a filter replaces any known secret that still reaches a handler with ``***``.
+A second filter masks what would identify a person — phone numbers, e-mail addresses, codici fiscali and
+IBANs — in the message, its arguments and the exception text of every record (an error can quote what a
+person wrote).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable
+
+import phonenumbers
 
 NOISY = ("httpx", "httpcore", "aiohttp.access", "telegram.ext.Updater", "apscheduler")
 
 
-class RedactSecrets(logging.Filter):
+class _Rewrite(logging.Filter):
+    """Rewrites the text of each record (message with its arguments, exception, stack) with ``redact``."""
+
+    def redact(self, text: str) -> str:
+        raise NotImplementedError
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.redact(message)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+class RedactSecrets(_Rewrite):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
@@ -25,23 +50,49 @@ class RedactSecrets(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
-        message = record.getMessage()
-        redacted = self.redact(message)
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
+        return super().filter(record) if self._secrets else True
+
+
+# Codice fiscale: 6 letters (surname, name), year, month letter, day, place, check letter; the digits may be
+# replaced by letters (omocodia).
+_DIGITISH = "[0-9LMNPQRSTUV]"
+_TAX_CODE = re.compile(
+    rf"\b[A-Z]{{6}}{_DIGITISH}{{2}}[ABCDEHLMPRST]{_DIGITISH}{{2}}[A-Z]{_DIGITISH}{{3}}[A-Z]\b", re.IGNORECASE
+)
+# IBAN: country, two check digits, then 11-30 letters or digits, written in groups of four or not at all.
+# The check digits are not verified: a mistyped IBAN is still somebody's.
+_IBAN = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_DIGITS = re.compile(r"\d")
+
+
+class MaskPersonalData(_Rewrite):
+    """Phone numbers (as ``phonenumbers`` finds them, Italian by default: a Telegram chat id or a date is not
+    one), e-mail addresses, codici fiscali and IBANs become ``<phone>``, ``<email>``, ``<tax-code>``,
+    ``<iban>``."""
+
+    def __init__(self, region: str = "IT") -> None:
+        super().__init__()
+        self.region = region
+
+    def redact(self, text: str) -> str:
+        text = _EMAIL.sub("<email>", text)
+        text = _IBAN.sub("<iban>", text)
+        text = _TAX_CODE.sub("<tax-code>", text)
+        if len(_DIGITS.findall(text)) < 6:  # the shortest Italian number has six digits
+            return text
+        found = phonenumbers.PhoneNumberMatcher(text, self.region, leniency=phonenumbers.Leniency.VALID)
+        spans = [(m.start, m.end) for m in found]
+        for start, end in reversed(spans):
+            text = text[:start] + "<phone>" + text[end:]
+        return text
 
 
 def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
+    handler.addFilter(MaskPersonalData())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -14,11 +14,15 @@ with no events on its own: a new conversation starts with ``action_listen``. Use
       type: rasa_addons.tracker_store.ErasableSQLTrackerStore
       dialect: postgresql
       ...  # the same keys as Rasa's "SQL" type
+
+Its engine hides bound parameters (``hide_parameters``): a failed statement's error, which Rasa logs, never
+quotes what a person wrote or her conversation id.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -28,6 +32,12 @@ log = logging.getLogger(__name__)
 
 class ErasableSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` where saving a conversation with no events deletes it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Rasa builds the engine itself, with no way to pass create_engine() options: SQLAlchemy reads
+        # this attribute whenever it logs a statement or wraps an error
+        self.engine.hide_parameters = True
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         if tracker.events:

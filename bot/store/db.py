@@ -14,6 +14,9 @@ long, pool exhausted) are raised as :class:`StoreUnavailable`, so the router can
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class StoreUnavailable(Exception):
@@ -89,8 +93,12 @@ class Database:
 def make_engine(url: str, *, create_dirs: bool = True, **kwargs: Any) -> Engine:
     """An engine for ``url``. For a SQLite file its folder is created (``var/`` by default), foreign keys
     are enforced and writers wait for each other instead of failing at once. ``sqlite://`` (in memory)
-    gets one shared connection so every thread sees the same database."""
+    gets one shared connection so every thread sees the same database.
+
+    Bound parameters (message texts, ids) are never put in error messages or logs (``hide_parameters``),
+    and the folder and files of a SQLite database are readable by their owner only."""
     parsed = make_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("connect_args", {"connect_timeout": 5})
@@ -103,11 +111,28 @@ def make_engine(url: str, *, create_dirs: bool = True, **kwargs: Any) -> Engine:
     connect_args.setdefault("timeout", 5)
     if in_memory:
         kwargs.setdefault("poolclass", StaticPool)
-    elif create_dirs:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    else:
+        owner_only(Path(database).expanduser(), create_dirs=create_dirs)
     engine = create_engine(url, connect_args=connect_args, **kwargs)
     _sqlite_pragmas(engine, wal=not in_memory)
     return engine
+
+
+def owner_only(database: Path, *, create_dirs: bool = True) -> None:
+    """A SQLite file's folder is created 0700, and the file with its ``-wal`` and ``-shm`` made 0600 (SQLite
+    gives those two the database file's mode). A folder that exists is left as it is, with a warning when
+    others can read it: it may be the project's or the home folder."""
+    folder = database.parent
+    if create_dirs and not folder.exists():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        if folder.stat().st_mode & 0o077 and folder.stat().st_uid == os.getuid():
+            log.warning("the database folder %s can be read by other users: chmod 700 it", folder)
+    for suffix in ("", "-wal", "-shm"):
+        path = database.with_name(database.name + suffix)
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if path.stat().st_uid == os.getuid():
+                path.chmod(0o600)
 
 
 def _sqlite_pragmas(engine: Engine, *, wal: bool) -> None:

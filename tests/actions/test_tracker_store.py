@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from rasa_addons.tracker_store import ErasableSQLTrackerStore
 
@@ -78,3 +81,11 @@ async def _rasa_own(tmp_path: Path) -> None:
     await store.save(_conversation("c-giulia"))
     await _erase_as_the_gateway_does(store, "c-giulia")
     assert await store.retrieve_full_tracker("c-giulia") is not None
+
+
+def test_a_failed_statement_does_not_quote_what_was_bound(tmp_path: Path) -> None:
+    store = ErasableSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"))
+    with pytest.raises(DBAPIError) as failed, store.engine.connect() as conn:
+        conn.execute(text("INSERT INTO no_such_table VALUES (:words)"), {"words": "mi chiamo Giulia"})
+    assert "no_such_table" in str(failed.value)
+    assert "Giulia" not in str(failed.value) and "hidden" in str(failed.value)
