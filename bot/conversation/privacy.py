@@ -1,6 +1,6 @@
 """The person's privacy: the events (notice shown, /privacy read, erase asked and done) and erasing her
-data on her confirmation. Erasure covers everything: Rasa's tracker first (if it cannot be erased, nothing
-is), then her tickets (the operators' topics are told), then every row of hers, then what this gateway
+data on her confirmation. Erasure covers everything: Rasa's tracker of every id she had first (if one cannot
+be erased, nothing is), then her tickets (the operators' topics are told), then every row of hers, then what this gateway
 keeps in memory."""
 
 from __future__ import annotations
@@ -71,7 +71,14 @@ class Privacy:
         if not asked:
             return said(Reply(texts.ERASE_EXPIRED))
         try:
-            await self.assistant.erase(person.sender_id)
+            senders = await self.store.sender_ids(person.user_id)
+        except Exception as exc:
+            log.warning("cannot read the person's Rasa ids, so nothing is erased: %s", exc)
+            return said(Reply(texts.ERASE_FAILED))
+        try:
+            # every Rasa id she had: her row's, those made during an outage, the one this gateway holds
+            for sender_id in dict.fromkeys([*senders, person.sender_id]):
+                await self.assistant.erase(sender_id)
         except AssistantUnavailable as exc:
             log.warning("Rasa tracker not erased, so nothing is erased: %s", exc)
             return said(Reply(texts.ERASE_FAILED))

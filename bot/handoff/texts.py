@@ -216,6 +216,11 @@ def not_delivered_notice(name: str) -> str:
     return f"Non sono riuscito a consegnare il messaggio a {name}. Riprova tra poco."
 
 
+def erased_title(ticket_id: int) -> str:
+    """The title of a topic whose person erased her data: the number only."""
+    return f"n. {ticket_id}"
+
+
 def erased_notice(ticket_id: int) -> str:
     return (
         f"La persona della richiesta n. {ticket_id} ha cancellato i suoi dati: "

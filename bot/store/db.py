@@ -85,6 +85,25 @@ class Database:
 
         return await self.call(run)
 
+    async def checkpoint(self) -> bool:
+        """SQLite in WAL mode: copy the WAL into the database file and truncate it to nothing, so what a
+        transaction deleted is no longer in the WAL either. True when done (or nothing to do: another
+        database); False when a reader kept it from completing (logged; the next erase tries again)."""
+        if self.engine.dialect.name != "sqlite":
+            return True
+
+        def run() -> bool:
+            with self.engine.connect() as conn:
+                busy, *_ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            return not busy
+
+        for _ in range(5):
+            if await self.call(run):
+                return True
+            await asyncio.sleep(0.2)
+        log.warning("the SQLite WAL could not be checkpointed (a reader kept it busy)")
+        return False
+
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
         self.engine.dispose()
@@ -92,7 +111,8 @@ class Database:
 
 def make_engine(url: str, *, create_dirs: bool = True, **kwargs: Any) -> Engine:
     """An engine for ``url``. For a SQLite file its folder is created (``var/`` by default), foreign keys
-    are enforced and writers wait for each other instead of failing at once. ``sqlite://`` (in memory)
+    are enforced, deleted content is overwritten (``secure_delete``) and writers wait for each other instead
+    of failing at once. ``sqlite://`` (in memory)
     gets one shared connection so every thread sees the same database.
 
     Bound parameters (message texts, ids) are never put in error messages or logs (``hide_parameters``),
@@ -141,6 +161,8 @@ def _sqlite_pragmas(engine: Engine, *, wal: bool) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
+            # what is deleted is overwritten with zeros, not left in free pages (erasure, retention)
+            cursor.execute("PRAGMA secure_delete=ON")
             if wal:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from bot.store.callbacks import payload as callback_payload
 from bot.store.callbacks import save as save_callback_payloads
 from bot.store.db import Database
-from bot.store.erase import erase_person
-from bot.store.models import Message, PrivacyEvent, ProcessedUpdate, User, utcnow
-from bot.store.records import NewMessage, PendingMessage, StoredMessage, UserRef
+from bot.store.erase import erase_person, erased_since, sender_ids_of, tombstone_key
+from bot.store.models import Erasure, Message, PrivacyEvent, ProcessedUpdate, RasaSenderId, User, utcnow
+from bot.store.records import NewMessage, PendingMessage, StoredMessage, UserRef, new_sender_id
 from bot.store.retention import PurgeResult
 from bot.store.retention import purge as purge_all
 
@@ -95,6 +95,8 @@ class Store:
                 _mark_answered(session, rec.answers or 0, rec.created_at)
                 continue
             user = _user_for(session, rec)
+            if user is None:  # written back from a spool after she erased her data: dropped
+                continue
             message = Message(
                 user_id=user.id,
                 direction=rec.direction,
@@ -213,10 +215,17 @@ class Store:
         )
         return await self.db.read(lambda s: bool(s.scalar(query)))
 
+    async def sender_ids(self, user_id: int) -> list[str]:
+        """Every Rasa id the person was given (see :func:`bot.store.erase.sender_ids_of`)."""
+        return await self.db.read(lambda s: sender_ids_of(s, user_id))
+
     async def erase_user(self, user_id: int) -> None:
         """Delete everything about the person (see :func:`bot.store.erase.erase_person`); keep one
-        anonymous "erased" record."""
+        anonymous "erased" record and her tombstones. On SQLite the deleted bytes are overwritten
+        (``secure_delete``) and the WAL is then copied into the database and emptied, so her words are
+        in no file of it."""
         await self.db.write(lambda s: erase_person(s, user_id, utcnow()))
+        await self.db.checkpoint()
 
     async def purge(self, messages_before: datetime, updates_before: datetime) -> PurgeResult:
         """The retention purge, every table at once (see :func:`bot.store.retention.purge`)."""
@@ -287,20 +296,33 @@ def _stored(m: Message) -> StoredMessage:
     return StoredMessage(m.id, m.direction, m.text, m.payload, m.buttons, m.meta, m.created_at, m.purged)
 
 
-def _user_for(session: Session, rec: NewMessage) -> User:
+def _user_for(session: Session, rec: NewMessage) -> User | None:
+    """The sender's row (created for her first message), None when the record is older than her
+    erasure. A Rasa id the record carries that is not her row's (one made while the database was away)
+    is recorded, so erasing her erases it too."""
     user = session.scalars(_USER_BY_KEY, {"channel": rec.channel, "key": rec.user_key}).first()
+    if (user is None or rec.created_at < user.created_at) and erased_since(
+        session, tombstone_key("person", rec.channel, rec.user_key), rec.created_at
+    ):
+        return None
     if user is None:
+        sender_id = rec.rasa_sender_id
+        if session.get(Erasure, tombstone_key("rasa", sender_id)) is not None:
+            sender_id = new_sender_id()  # an erased person's id is never given again
         user = User(
             channel=rec.channel,
             channel_user_key=rec.user_key,
-            rasa_sender_id=rec.rasa_sender_id,
+            rasa_sender_id=sender_id,
             first_name=rec.first_name,
             created_at=rec.created_at,
             last_seen_at=rec.created_at,
         )
         session.add(user)
         session.flush()
-    elif rec.direction == "in":
+        return user
+    if rec.rasa_sender_id != user.rasa_sender_id and session.get(RasaSenderId, rec.rasa_sender_id) is None:
+        session.add(RasaSenderId(sender_id=rec.rasa_sender_id, user_id=user.id, created_at=rec.created_at))
+    if rec.direction == "in":
         user.last_seen_at = max(user.last_seen_at, rec.created_at)
         if rec.first_name:
             user.first_name = rec.first_name

@@ -5,7 +5,8 @@ are written from. The handoff to partner operators adds tickets (with their even
 relayed messages), operators, operators' groups and invite codes (migration 0002). Running several
 gateways side by side adds who took each inbound message in and when it was answered, and the long button
 payloads (migration 0003). The operators' desks keep where each ticket sits (its Telegram topic and card)
-in their own table, off the ticket row (migration 0004).
+in their own table, off the ticket row (migration 0004). Erasure keeps every Rasa id a person was given
+and a tombstone of each erased person (migration 0006).
 """
 
 from __future__ import annotations
@@ -303,3 +304,26 @@ class DeskTopic(Base):
     thread_id: Mapped[int] = mapped_column(BigInteger)
     card_message_id: Mapped[int | None] = mapped_column(BigInteger)
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RasaSenderId(Base):
+    """A Rasa id the person was given besides ``users.rasa_sender_id``: one made while the database was
+    away (the gateway had no row to read hers from) and written back with the spool. Erasing her erases
+    the conversation of each one in Rasa."""
+
+    __tablename__ = "rasa_sender_ids"
+
+    sender_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Erasure(Base):
+    """A tombstone: someone erased her data at ``erased_at``. ``key_hash`` is a SHA-256 (see
+    :func:`bot.store.erase.tombstone_key`) of her channel and key, or of one of her Rasa ids, never the
+    ids in clear. A message kept in a gateway's spool from before that time is not written back."""
+
+    __tablename__ = "erasures"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(index=True)

@@ -54,7 +54,7 @@ async def test_migration_0004_copies_the_topics_into_the_desks_table(backend, tm
             ),
             {"at": at},
         )
-    await asyncio.to_thread(upgrade, engine)
+    await asyncio.to_thread(upgrade, engine, "0004")
     store = Store(engine)
     places, tickets = DeskPlacesStore(store), TicketStore(store)
 

@@ -331,4 +331,6 @@ async def test_cancella_deletes_the_copies_in_the_topic_and_tells_the_operators(
     assert copied_id not in left  # her copied message is gone from the topic
     assert not any(t.startswith(f"Richiesta n. {number}") for t in texts)  # and so is the card
     assert await env.service.tickets.get(number) is None
-    assert env.fake.state()["chats"][str(GROUP)]["topics"][str(thread)]["closed"] is True
+    topic = env.fake.state()["chats"][str(GROUP)]["topics"][str(thread)]
+    assert topic["closed"] is True
+    assert topic["name"] == f"n. {number}"  # her first name is no longer in the title

@@ -172,6 +172,12 @@ class TelegramDesk:
                 await self.telegram.call(partial(self.bot.delete_messages, chat_id, chunk))
             except TelegramError as exc:
                 log.warning("ticket %d: copies not deleted: %s", ticket.id, exc)
+        try:  # the title had her first name: it keeps only the ticket's number
+            await self.telegram.call(
+                lambda: self.bot.edit_forum_topic(chat_id, thread, name=txt.erased_title(ticket.id))
+            )
+        except TelegramError as exc:
+            log.warning("ticket %d: topic not renamed: %s", ticket.id, exc)
         if not ticket.is_open:  # its topic was closed with the ticket: open it to say so
             with contextlib.suppress(TelegramError):
                 await self.telegram.call(lambda: self.bot.reopen_forum_topic(chat_id, thread))
