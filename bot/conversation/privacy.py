@@ -1,7 +1,7 @@
 """The person's privacy: the events (notice shown, /privacy read, erase asked and done) and erasing her
-data on her confirmation. Erasure covers everything: Rasa's tracker of every id she had first (if one cannot
-be erased, nothing is), then her tickets (the operators' topics are told), then every row of hers, then what this gateway
-keeps in memory."""
+data on her confirmation. Erasure covers everything: Rasa's tracker of every id she had first (if one
+cannot be erased, nothing is), then her tickets (the operators' topics are told), then every row of hers,
+then what this gateway keeps in memory."""
 
 from __future__ import annotations
 

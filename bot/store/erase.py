@@ -46,9 +46,8 @@ def erased_since(session: Session, key: str, at: datetime) -> bool:
 def sender_ids_of(session: Session, user_id: int) -> list[str]:
     """Every Rasa id the person was given: her row's first, then those made during an outage."""
     first = session.scalar(select(User.rasa_sender_id).where(User.id == user_id))
-    others = session.scalars(
-        select(RasaSenderId.sender_id).where(RasaSenderId.user_id == user_id).order_by(RasaSenderId.created_at)
-    ).all()
+    query = select(RasaSenderId.sender_id).where(RasaSenderId.user_id == user_id)
+    others = session.scalars(query.order_by(RasaSenderId.created_at)).all()
     return ([first] if first else []) + [s for s in others if s != first]
 
 
