@@ -120,7 +120,8 @@ async def start(gw: Gateway) -> None:
     clock = gw.handoff.clock if gw.handoff is not None else gw.settings.clock()
     gw.tasks.append(
         asyncio.create_task(
-            run_retention(gw.store, gw.settings.retention_days, clock=clock), name="retention"
+            run_retention(gw.store, gw.settings.retention_days, clock=clock, forget=gw.router.privacy.forget),
+            name="retention",
         )
     )
     if gw.handoff is not None:

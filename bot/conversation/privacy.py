@@ -15,6 +15,7 @@ from bot.conversation import texts
 from bot.conversation.journal import Journal, Outcome, Sender, said
 from bot.core.messages import Inbound, Reply
 from bot.store import Store
+from bot.store.retention import Erasable
 
 if TYPE_CHECKING:
     from bot.handoff.service import HandoffService
@@ -55,6 +56,46 @@ class Privacy:
             return False
         return True
 
+    async def forget(self, person: Erasable, held_sender_id: str | None = None) -> bool:
+        """Erase the person: the one path of /cancella and of the retention of inactive people. True when
+        done; False (logged) when nothing was erased because Rasa or the database could not do its part.
+        ``held_sender_id``: the Rasa id this gateway holds for her, erased in Rasa too."""
+        try:
+            senders = await self.store.sender_ids(person.user_id)
+        except Exception as exc:
+            log.warning("cannot read the person's Rasa ids, so nothing is erased: %s", exc)
+            return False
+        try:
+            # every Rasa id she had: her row's, those made during an outage, the one this gateway holds
+            for sender_id in dict.fromkeys([*senders, *([held_sender_id] if held_sender_id else [])]):
+                await self.assistant.erase(sender_id)
+        except AssistantUnavailable as exc:
+            log.warning("Rasa tracker not erased, so nothing is erased: %s", exc)
+            return False
+        if self.handoff is not None:
+            try:
+                await self.handoff.forget(person.user_id)
+            except Exception:
+                log.exception("tickets not erased one by one (the database still deletes them)")
+        try:
+            await self.store.erase_user(person.user_id)
+        except Exception as exc:
+            log.warning("user rows not erased: %s", exc)
+            return False
+        self.journal.forget(person.channel, person.user_key)
+        return True
+
+    async def erase_conversations(self, sender_ids: set[str]) -> None:
+        """Erase in Rasa the conversations of these ids (taken out of the set once done); those Rasa
+        cannot erase now stay for the next call."""
+        for sender_id in list(sender_ids):
+            try:
+                await self.assistant.erase(sender_id)
+            except AssistantUnavailable as exc:
+                log.warning("an erased person's conversation is not erased in Rasa yet: %s", exc)
+                return
+            sender_ids.discard(sender_id)
+
     async def erase_answer(self, msg: Inbound, person: Sender) -> Outcome:
         """The person's answer to "erase everything?"."""
         if msg.payload == texts.ERASE_NO:
@@ -70,29 +111,8 @@ class Privacy:
             return said(Reply(texts.ERASE_FAILED))
         if not asked:
             return said(Reply(texts.ERASE_EXPIRED))
-        try:
-            senders = await self.store.sender_ids(person.user_id)
-        except Exception as exc:
-            log.warning("cannot read the person's Rasa ids, so nothing is erased: %s", exc)
+        if not await self.forget(Erasable(person.user_id, msg.channel, msg.user_key), person.sender_id):
             return said(Reply(texts.ERASE_FAILED))
-        try:
-            # every Rasa id she had: her row's, those made during an outage, the one this gateway holds
-            for sender_id in dict.fromkeys([*senders, person.sender_id]):
-                await self.assistant.erase(sender_id)
-        except AssistantUnavailable as exc:
-            log.warning("Rasa tracker not erased, so nothing is erased: %s", exc)
-            return said(Reply(texts.ERASE_FAILED))
-        if self.handoff is not None:
-            try:
-                await self.handoff.forget(person.user_id)
-            except Exception:
-                log.exception("tickets not erased one by one (the database still deletes them)")
-        try:
-            await self.store.erase_user(person.user_id)
-        except Exception as exc:
-            log.warning("user rows not erased: %s", exc)
-            return said(Reply(texts.ERASE_FAILED))
-        self.journal.forget(msg.channel, msg.user_key)
         log.info("erased a %s user on request", msg.channel)
         # Not stored: storing the confirmation would bring the person's row back.
         outcome = said(Reply(texts.ERASED))

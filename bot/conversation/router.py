@@ -169,8 +169,11 @@ class ConversationRouter:
 
     async def flush_spool(self) -> int:
         """Write the messages kept while the database was away (called before each message and by a
-        periodic task of the gateway)."""
-        return await self.journal.flush_spool()
+        periodic task of the gateway). Messages of a person who erased her data meanwhile are not
+        written, and the Rasa conversations they were answered in are erased."""
+        written = await self.journal.flush_spool()
+        await self.privacy.erase_conversations(self.spool.erased_senders)
+        return written
 
     # --- deciding -----------------------------------------------------------------------------------
 

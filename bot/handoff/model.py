@@ -12,6 +12,10 @@ from datetime import datetime, timedelta
 from enum import Enum, StrEnum
 from typing import Any
 
+# A request for a person waiting for the town is forgotten after this (by the flow when she writes, by
+# the retention purge otherwise).
+PENDING_TTL = timedelta(minutes=30)
+
 
 class TicketState(StrEnum):
     """A ticket's life: ``waiting → assigned → closed``, ``assigned → waiting`` (released),

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.core.commands import REQUEST_HUMAN, SHOW_MENU, START
 from bot.core.messages import Inbound, Reply
 from bot.handoff import texts as txt
 from bot.handoff.cards import WithCards
-from bot.handoff.model import GroupView, PendingRequest, Person, TicketState, TicketView, display_name
+from bot.handoff.model import (
+    PENDING_TTL,
+    GroupView,
+    PendingRequest,
+    Person,
+    TicketState,
+    TicketView,
+    display_name,
+)
 from bot.handoff.office_hours import availability
 
 if TYPE_CHECKING:
@@ -25,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PENDING_TTL = timedelta(minutes=30)  # a request waiting for the town is forgotten after this
 TOWN_TRIES = 2  # unknown towns before the request goes to the default partner
 _IN_HANDOFF_COMMANDS = SHOW_MENU | {START.name}
 

@@ -37,6 +37,15 @@ class StoreUnavailable(Exception):
     """The database cannot be reached right now; try again later."""
 
 
+class PersonErased(Exception):
+    """The records were not written: the person erased her data after they were taken in (they come from
+    a spool). ``sender_ids``: the Rasa ids they carry, whose conversations must be erased too."""
+
+    def __init__(self, sender_ids: list[str]) -> None:
+        super().__init__("the person erased her data after these records were taken in")
+        self.sender_ids = sender_ids
+
+
 def _unavailable(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
         return True

@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 
 from bot.store.callbacks import payload as callback_payload
 from bot.store.callbacks import save as save_callback_payloads
-from bot.store.db import Database
+from bot.store.db import Database, PersonErased
 from bot.store.erase import erase_person, erased_since, sender_ids_of, tombstone_key
 from bot.store.models import Erasure, Message, PrivacyEvent, ProcessedUpdate, RasaSenderId, User, utcnow
 from bot.store.records import NewMessage, PendingMessage, StoredMessage, UserRef, new_sender_id
-from bot.store.retention import PurgeResult
+from bot.store.retention import Erasable, PurgeResult, inactive_people
 from bot.store.retention import purge as purge_all
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,9 @@ class Store:
         """Store ``records`` in one transaction and return the sender's row. Returns None, storing nothing,
         when the first record is an inbound Telegram update whose id was already taken in. With
         ``count_since`` the row also says how many inbound messages the person sent from then on (the
-        flood limit shared by the gateways), counted in the same transaction."""
+        flood limit shared by the gateways), counted in the same transaction. Raises
+        :class:`~bot.store.db.PersonErased`, storing nothing, when the person erased her data after the
+        records were made (a spool writing them back)."""
         return await self.db.call(self._save, list(records), count_since)
 
     def _save(self, records: list[NewMessage], count_since: datetime | None = None) -> UserRef | None:
@@ -81,6 +83,7 @@ class Store:
     def _save_in(self, session: Session, records: list[NewMessage]) -> UserRef | None:
         ref: UserRef | None = None
         added: list[Message] = []
+        erased: list[str] = []
         # One record (a message just received): a duplicate update id fails the insert, and _save looks
         # then; a batch (the spool) checks each id first so one duplicate does not undo the others.
         check_first = len(records) > 1
@@ -96,6 +99,7 @@ class Store:
                 continue
             user = _user_for(session, rec)
             if user is None:  # written back from a spool after she erased her data: dropped
+                erased.append(rec.rasa_sender_id)
                 continue
             message = Message(
                 user_id=user.id,
@@ -115,6 +119,8 @@ class Store:
             if rec.answers is not None:
                 _mark_answered(session, rec.answers, rec.created_at)
             ref = UserRef(user.id, user.rasa_sender_id)
+        if erased and ref is None:
+            raise PersonErased(list(dict.fromkeys(erased)))
         session.flush()
         if ref is not None and added:
             ref = UserRef(ref.id, ref.rasa_sender_id, added[0].id)
@@ -227,9 +233,18 @@ class Store:
         await self.db.write(lambda s: erase_person(s, user_id, utcnow()))
         await self.db.checkpoint()
 
-    async def purge(self, messages_before: datetime, updates_before: datetime) -> PurgeResult:
-        """The retention purge, every table at once (see :func:`bot.store.retention.purge`)."""
-        return await self.db.write(lambda s: purge_all(s, messages_before, updates_before))
+    async def purge(
+        self, messages_before: datetime, updates_before: datetime, pending_before: datetime
+    ) -> PurgeResult:
+        """The retention purge, every table at once (see :func:`bot.store.retention.purge`); on SQLite the
+        WAL is then emptied, as after an erase."""
+        result = await self.db.write(lambda s: purge_all(s, messages_before, updates_before, pending_before))
+        await self.db.checkpoint()
+        return result
+
+    async def inactive_people(self, before: datetime) -> list[Erasable]:
+        """People who wrote nothing since ``before`` (see :func:`bot.store.retention.inactive_people`)."""
+        return await self.db.read(lambda s: inactive_people(s, before))
 
     # --- reads --------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.store.db import StoreUnavailable
+from bot.store.db import PersonErased, StoreUnavailable
 from bot.store.messages import Store
 from bot.store.records import NewMessage
 
@@ -57,6 +57,9 @@ class Spool:
         self._items: deque[NewMessage] = deque()
         self._lock = asyncio.Lock()
         self.dropped = 0
+        # Rasa ids of messages not written back because their person erased her data meanwhile: their
+        # conversations in Rasa are erased too (see ConversationRouter.flush_spool)
+        self.erased_senders: set[str] = set()
         if path is not None:
             self._load(path)
 
@@ -89,11 +92,12 @@ class Spool:
 
     async def flush(self, store: Store) -> int:
         """Write what the spool holds; stop at the first sign the database is still away. Returns how many
-        messages were written. A record the database refuses for another reason is logged and dropped, so
-        one bad message cannot block the others."""
+        messages were written. A record of a person who erased her data since is dropped (its Rasa id kept in
+        ``erased_senders``); one the database refuses for another reason is logged and dropped, so one bad
+        message cannot block the others."""
         if not self._items:
             return 0
-        written = 0
+        written = left = 0
         async with self._lock:
             while self._items:
                 record = self._items[0]
@@ -101,12 +105,15 @@ class Spool:
                     await store.save([record])
                 except StoreUnavailable:
                     break
+                except PersonErased as erased:
+                    self.erased_senders.update(erased.sender_ids)
                 except Exception:
                     log.exception("dropping a spooled message the database refuses")
                 else:
                     written += 1
                 self._items.popleft()
-            if written:
+                left += 1
+            if left:
                 self._rewrite()
         if written:
             log.info("wrote %d spooled messages, %d still waiting", written, len(self._items))

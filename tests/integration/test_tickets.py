@@ -270,11 +270,11 @@ async def test_erasing_a_person_removes_her_tickets_events_and_relays(db):
     assert rows(store, Ticket) == [] and rows(store, TicketEvent) == []
 
 
-async def test_retention_purges_ended_tickets_not_open_ones(db):
+async def test_retention_purges_ended_and_unclaimed_tickets_not_those_in_hand(db):
     store, _ = db
     tickets = TicketStore(store)
     old, now = NOW - timedelta(days=200), NOW
-    a, b = await person(store, "6"), await person(store, "7")
+    a, b, c = await person(store, "6"), await person(store, "7"), await person(store, "8")
     ended, _ = await tickets.create(
         a, "asp-abbiatense", topic=None, territory=None, town=None, question="una domanda vecchia", now=old
     )
@@ -282,16 +282,22 @@ async def test_retention_purges_ended_tickets_not_open_ones(db):
     await tickets.add_relay(
         ended.id, "to_person", person_message_id=1, group_chat_id=-1, topic_message_id=2, now=old
     )
-    still_open, _ = await tickets.create(
-        b, "asp-abbiatense", topic=None, territory=None, town=None, question="ancora aperta", now=old
+    unclaimed, _ = await tickets.create(
+        b, "asp-abbiatense", topic=None, territory=None, town=None, question="mai presa", now=old
     )
+    in_hand, _ = await tickets.create(
+        c, "asp-abbiatense", topic=None, territory=None, town=None, question="ancora aperta", now=old
+    )
+    operator = await OperatorStore(store).add_operator("asp-abbiatense", 9001, "Marco", old)
+    assert (await tickets.claim(in_hand.id, operator.id, old)).done
     await OperatorStore(store).add_invite("operator", "asp-abbiatense", code_hash(new_code()), old, old)
 
     result = await purge_once(store, retention_days=180, now=now)
 
-    assert result.tickets == 1
+    assert result.tickets == 2
     assert (await tickets.get(ended.id)).question is None
-    assert (await tickets.get(still_open.id)).question == "ancora aperta"
+    assert (await tickets.get(unclaimed.id)).question is None  # never claimed: her words go too
+    assert (await tickets.get(in_hand.id)).question == "ancora aperta"
     assert rows(store, RelayedMessage) == [] and rows(store, InviteCode) == []
 
 
