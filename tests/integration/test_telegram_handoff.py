@@ -5,6 +5,7 @@ copies, buttons, refusals; bursts, a deleted topic, a blocked person, flood cont
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -21,6 +22,7 @@ from bot.core.ratelimit import RateLimiter
 from bot.handoff import texts as txt
 from bot.handoff.office_hours import ROME
 from bot.handoff.service import HandoffService
+from bot.store import Store
 from harness.fake_telegram import FakeTelegramServer
 from knowledge import load
 from tests.fakes.fake_rasa import FakeRasa
@@ -39,10 +41,10 @@ GIULIA, MARCO, ANNA, SARA, ADMIN = 42, 501, 502, 401, 9
 PARTNER = KB.partners[MAGENTINO].name
 
 
-@pytest.fixture
-async def tg() -> AsyncIterator[SimpleNamespace]:
+@contextlib.asynccontextmanager
+async def handoff_env(store: Store) -> AsyncIterator[SimpleNamespace]:
+    """The whole stack on ``store``: two partners' forum groups linked, three operators registered."""
     async with FakeTelegramServer() as fake, FakeRasa(script=rasa_script) as rasa:
-        store = memory_store()
         clock = Clock(datetime(2026, 12, 1, 10, 0, tzinfo=ROME))
         service = HandoffService(store, lambda: KB, clock=clock)
         client = RasaClient(rasa.url, rasa.token, timeout=2.0)
@@ -54,7 +56,9 @@ async def tg() -> AsyncIterator[SimpleNamespace]:
         fake.add_chat(GROUP, "supergroup", "Operatori Magentino", is_forum=True)
         fake.add_chat(ABBIATENSE_GROUP, "supergroup", "Operatori Abbiatense", is_forum=True)
         await channel.start()
-        env = SimpleNamespace(fake=fake, store=store, service=service, channel=channel, rasa=rasa)
+        env = SimpleNamespace(
+            fake=fake, store=store, service=service, channel=channel, rasa=rasa, router=router, client=client
+        )
         try:
             await link(env, GROUP, MAGENTINO)
             await link(env, ABBIATENSE_GROUP, ABBIATENSE)
@@ -68,7 +72,16 @@ async def tg() -> AsyncIterator[SimpleNamespace]:
         finally:
             await channel.stop()
             await client.aclose()
-            store.close()
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[SimpleNamespace]:
+    store = memory_store()
+    try:
+        async with handoff_env(store) as env:
+            yield env
+    finally:
+        store.close()
 
 
 async def link(env, chat_id: int, partner: str) -> None:
