@@ -7,7 +7,8 @@ stored event in place, and the whole conversation would come back with the next 
 the default in-memory tracker store the same call does replace the tracker.)
 
 :class:`ErasableSQLTrackerStore` deletes every stored event of a conversation (all its sessions) when it is
-saved with no events; everything else is Rasa's own store. Rasa never saves an existing conversation
+saved with no events (on SQLite with ``secure_delete``, so the words are in no byte of the file);
+everything else is Rasa's own store. Rasa never saves an existing conversation
 with no events on its own: a new conversation starts with ``action_listen``. Use it in the endpoints file::
 
     tracker_store:
@@ -25,6 +26,7 @@ import logging
 from typing import Any
 
 from rasa.core.tracker_store import SQLTrackerStore
+from sqlalchemy import text
 from rasa.shared.core.trackers import DialogueStateTracker
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
             await super().save(tracker)
             return
         with self.session_scope() as session:
+            if self.engine.dialect.name == "sqlite":
+                # the deleted events are overwritten with zeros, not left in the file's free pages
+                session.execute(text("PRAGMA secure_delete=ON"))
             deleted = (
                 session.query(self.SQLEvent)
                 .filter(self.SQLEvent.sender_id == tracker.sender_id)

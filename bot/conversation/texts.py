@@ -46,11 +46,15 @@ def privacy(retention_days: int) -> str:
     return (
         "Ecco cosa conservo e perché.\n"
         "• Cosa: i messaggi che mi scrivi e le mie risposte. Non ti chiedo documenti né il cognome.\n"
-        f"• Per quanto: {retention_days} giorni. Dopo, il testo dei messaggi si cancella da solo.\n"
+        f"• Per quanto: {retention_days} giorni. Dopo, il testo dei messaggi si cancella da solo. "
+        f"Se non mi scrivi per {retention_days} giorni, cancello tutto quello che ti riguarda.\n"
         "• Chi li vede: solo chi gestisce il servizio per l'Alleanza per la conciliazione e, "
         "se chiedi di parlare con una persona, l'operatore che ti risponde.\n"
-        "• Come cancellarli: scrivi /cancella e conferma. Cancello subito tutto quello che ti riguarda, "
-        "anche la cronologia dell'assistente."
+        "• Come cancellarli: scrivi /cancella e conferma. Cancello subito i tuoi messaggi, le tue "
+        "richieste agli operatori e la cronologia dell'assistente. Nella chat degli operatori tolgo le "
+        "copie dei tuoi messaggi e il tuo nome, e la chiudo. Per non ripescare i tuoi messaggi per errore, "
+        f"tengo per {retention_days} giorni solo un codice ricavato dal tuo account, senza nome né messaggi. "
+        "Le copie di sicurezza si cancellano da sole alla loro scadenza."
     )
 
 

@@ -49,6 +49,8 @@ async def _erasing(tmp_path: Path) -> None:
     assert await store.retrieve_full_tracker("c-giulia") is None
     marco = await store.retrieve_full_tracker("c-marco")
     assert marco is not None and marco.latest_message.text == "ci sono centri estivi a Corbetta?"
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("rasa.db"))
+    assert b"c-marco" in raw and b"c-giulia" not in raw  # her events are in no byte of the file
 
 
 def test_a_conversation_still_grows_as_in_rasa(tmp_path: Path) -> None:

@@ -11,7 +11,11 @@ from bot.assistant.rasa import RasaClient
 from bot.conversation import texts
 from bot.conversation.router import ConversationRouter
 from bot.core.messages import Inbound
+from bot.handoff.model import PendingRequest
+from bot.store import NewMessage, new_sender_id
 from bot.store.models import Message, PrivacyEvent, User
+from bot.store.retention import purge_once
+from bot.store.tickets import TicketStore
 
 MENU_TITLES = [
     "Centri estivi e scuole chiuse",
@@ -30,6 +34,7 @@ async def router(store, rasa):
 
 
 _update = iter(range(1000, 10**6))
+OLD = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
 
 
 def tg(user="42", **kw):
@@ -78,6 +83,8 @@ async def test_privacy_says_what_how_long_who_and_how_to_erase(router, store):
 
     text = turn.replies[0].text
     assert "messaggi" in text and "90 giorni" in text and "Chi li vede" in text and "/cancella" in text
+    assert "Se non mi scrivi per 90 giorni, cancello tutto" in text  # the retention of inactive people
+    assert "tolgo le copie dei tuoi messaggi e il tuo nome" in text  # the operators' topic
     assert [e.kind for e in rows(store, PrivacyEvent)] == ["privacy_viewed"]
 
 
@@ -149,3 +156,35 @@ async def test_erase_touches_nobody_else(router, store, rasa):
 
     assert [u.channel_user_key for u in rows(store, User)] == ["2"]
     assert len(rows(store, Message)) == 2
+
+
+async def test_retention_erases_people_silent_for_the_whole_period_as_cancella_does(store, rasa):
+    now = [datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)]
+    client = RasaClient(rasa.url, rasa.token)
+    router = ConversationRouter(store, client, clock=lambda: now[0], retention_days=90)
+    await router.handle(tg(user="41", text="centri estivi a Corbetta"))
+    silent = rasa.calls[-1][0]
+    now[0] += timedelta(days=80)
+    await router.handle(tg(user="42", text="centri estivi a Corbetta"))
+
+    now[0] += timedelta(days=11)
+    result = await purge_once(store, 90, now[0], forget=router.privacy.forget)
+
+    assert result.people == 1
+    assert rasa.erased == [silent] and rasa.trackers[silent] == []
+    assert [u.channel_user_key for u in rows(store, User)] == ["42"]  # the one who wrote 11 days ago
+    assert [e.kind for e in rows(store, PrivacyEvent)] == ["erased"]
+    await client.aclose()
+
+
+async def test_retention_forgets_a_request_waiting_for_the_town(store):
+    ref = await store.save(
+        [NewMessage("telegram", "42", "in", new_sender_id(), text="operatore", created_at=OLD)]
+    )
+    pending = PendingRequest(topic=None, question="una domanda", tries=0, at=OLD)
+    await TicketStore(store).set_pending(ref.id, pending)
+
+    result = await purge_once(store, 90, OLD + timedelta(minutes=31))
+
+    assert result.pending == 1
+    assert [u.handoff_pending for u in rows(store, User)] == [None]
