@@ -26,8 +26,8 @@ import logging
 from typing import Any
 
 from rasa.core.tracker_store import SQLTrackerStore
-from sqlalchemy import text
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import text
 
 log = logging.getLogger(__name__)
 
