@@ -22,7 +22,7 @@ from bot.core.ratelimit import RateLimiter
 from bot.handoff import texts as txt
 from bot.handoff.office_hours import ROME
 from bot.handoff.service import HandoffService
-from bot.store import Store
+from bot.store import NewMessage, Store, new_sender_id
 from harness.fake_telegram import FakeTelegramServer
 from knowledge import load
 from tests.fakes.fake_rasa import FakeRasa
@@ -347,3 +347,33 @@ async def test_cancella_deletes_the_copies_in_the_topic_and_tells_the_operators(
     topic = env.fake.state()["chats"][str(GROUP)]["topics"][str(thread)]
     assert topic["closed"] is True
     assert topic["name"] == f"n. {number}"  # her first name is no longer in the title
+
+
+async def test_coda_with_many_tickets_is_split_across_messages_and_lists_them_all(tg):
+    env = tg
+    numbers = []
+    for i in range(60):
+        ref = await env.store.save(
+            [NewMessage("web", f"web-{i}", "in", new_sender_id(), text="una persona", first_name=None)]
+        )
+        ticket, _ = await env.service.tickets.create(
+            ref.id,
+            MAGENTINO,
+            topic="school_closure",
+            territory="magentino",
+            town="Corbetta",
+            question=None,
+            now=env.service.clock(),
+        )
+        numbers.append(ticket.id)
+
+    env.fake.user_message(user_id=MARCO, first_name="Marco", text="/coda")
+    await eventually(
+        lambda: f"n. {numbers[-1]} " in " ".join(m.get("text", "") for m in env.fake.api.messages(MARCO)),
+        what="the whole queue",
+    )
+
+    parts = [m["text"] for m in env.fake.api.messages(MARCO) if "n. " in m.get("text", "")]
+    assert len(parts) >= 2 and all(len(p) <= 4096 for p in parts)  # more than one message fits
+    listed = " ".join(parts)
+    assert all(f"n. {n} " in listed for n in numbers)
