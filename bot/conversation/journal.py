@@ -87,6 +87,7 @@ class Journal:
         self._db_down_until = 0.0
         self._people: OrderedDict[tuple[str, str], Sender] = OrderedDict()
         self._recent_updates: OrderedDict[int, None] = OrderedDict()
+        self._slowed: OrderedDict[tuple[str, str], datetime] = OrderedDict()  # when "Rallenta" was said
 
     # --- in -----------------------------------------------------------------------------------------
 
@@ -147,6 +148,21 @@ class Journal:
             log.exception("rate limit: cannot count the messages, using the in-memory limiter")
             return self.limiter.allow(key)
         return count <= self.limiter.limit
+
+    def say_slow_down(self, msg: Inbound) -> bool:
+        """Whether to tell the person over the limit to slow down: on Telegram once per window of the
+        limit (every message after it gets no reply), elsewhere (the web chat waits for an answer) always."""
+        if msg.channel != "telegram":
+            return True
+        key, now = (msg.channel, msg.user_key), self.clock()
+        said_at = self._slowed.get(key)
+        if said_at is not None and (now - said_at).total_seconds() < self.limiter.window:
+            return False
+        self._slowed[key] = now
+        self._slowed.move_to_end(key)
+        while len(self._slowed) > _CACHE_SIZE:
+            self._slowed.popitem(last=False)
+        return True
 
     # --- out ----------------------------------------------------------------------------------------
 

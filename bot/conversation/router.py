@@ -181,7 +181,7 @@ class ConversationRouter:
         self, msg: Inbound, person: Sender, *, counted: bool = False, recent: int | None = None
     ) -> Outcome:
         if not counted and not await self.journal.allowed(msg, person, recent):
-            return said(Reply(texts.RATE_LIMITED))
+            return said(Reply(texts.RATE_LIMITED)) if self.journal.say_slow_down(msg) else said()
         if len(msg.text or "") > MAX_TEXT_CHARS or len(msg.payload or "") > MAX_TEXT_CHARS:
             return said(Reply(texts.TOO_LONG))
         if msg.payload in ("/privacy", "/cancella"):  # the assistant's button for the gateway's command

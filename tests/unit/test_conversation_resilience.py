@@ -197,3 +197,26 @@ async def test_spool_is_bounded(tmp_path, client):
 
     assert len(router.spool) == 5 and router.spool.dropped > 0
     store.close()
+
+
+async def test_on_telegram_slow_down_is_said_once_per_window(store, client, rasa):
+    now = [1000.0]
+    start = datetime(2027, 1, 20, 12, 0, tzinfo=timezone.utc)
+    router = ConversationRouter(
+        store,
+        client,
+        limiter=RateLimiter(20, clock=lambda: now[0]),
+        clock=lambda: start + timedelta(seconds=now[0]),
+    )
+
+    def tg(n: int) -> Inbound:
+        return Inbound(channel="telegram", user_key="9", update_id=9000 + n, text="ciao")
+
+    answers = [await router.handle(tg(n)) for n in range(30)]
+
+    said = [r.text for a in answers for r in a.replies]
+    assert said.count(texts.RATE_LIMITED) == 1 and answers[20].replies[0].text == texts.RATE_LIMITED
+    assert all(a.replies == [] for a in answers[21:])  # no reply at all after it, within the window
+    now[0] += 61
+    later = await router.handle(tg(100))
+    assert later.replies and later.replies[0].text != texts.RATE_LIMITED
