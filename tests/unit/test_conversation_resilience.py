@@ -29,6 +29,17 @@ def web(text, user="u-1"):
     return Inbound(channel="web", user_key=user, text=text)
 
 
+def flood_router(store, client, now: list[float]) -> ConversationRouter:
+    """A router limiting to 20 messages a minute, on the clock ``now[0]`` (seconds)."""
+    start = datetime(2027, 1, 20, 12, 0, tzinfo=timezone.utc)
+    return ConversationRouter(
+        store,
+        client,
+        limiter=RateLimiter(20, clock=lambda: now[0]),
+        clock=lambda: start + timedelta(seconds=now[0]),  # the stored messages are counted on this clock
+    )
+
+
 async def test_inbound_is_stored_before_rasa_is_asked(store, client):
     seen_at_send: list[list[str | None]] = []
 
@@ -116,13 +127,7 @@ async def test_duplicate_update_after_a_restart_is_not_answered(tmp_path, rasa):
 
 async def test_flood_is_slowed_down_without_affecting_others(store, client, rasa):
     now = [1000.0]
-    start = datetime(2027, 1, 20, 12, 0, tzinfo=timezone.utc)
-    router = ConversationRouter(
-        store,
-        client,
-        limiter=RateLimiter(20, clock=lambda: now[0]),
-        clock=lambda: start + timedelta(seconds=now[0]),  # the stored messages are counted on this clock
-    )
+    router = flood_router(store, client, now)
 
     answers = [await router.handle(web("ciao", user="flood")) for _ in range(21)]
     other = await router.handle(web("centri estivi?", user="calm"))
@@ -201,13 +206,7 @@ async def test_spool_is_bounded(tmp_path, client):
 
 async def test_on_telegram_slow_down_is_said_once_per_window(store, client, rasa):
     now = [1000.0]
-    start = datetime(2027, 1, 20, 12, 0, tzinfo=timezone.utc)
-    router = ConversationRouter(
-        store,
-        client,
-        limiter=RateLimiter(20, clock=lambda: now[0]),
-        clock=lambda: start + timedelta(seconds=now[0]),
-    )
+    router = flood_router(store, client, now)
 
     def tg(n: int) -> Inbound:
         return Inbound(channel="telegram", user_key="9", update_id=9000 + n, text="ciao")
