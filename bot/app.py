@@ -23,7 +23,8 @@ from pydantic import ValidationError
 
 from bot.assistant.rasa import RasaClient
 from bot.channels.telegram.callbacks import CallbackStore
-from bot.channels.web.chat import WebChannel
+from bot.channels.web.chat import WebChannel, WebConfig
+from bot.channels.web.limits import Limits
 from bot.conversation.recovery import Recovery, run_recovery
 from bot.conversation.router import ConversationRouter
 from bot.conversation.town_locator import KnowledgeTownLocator
@@ -34,10 +35,11 @@ from bot.handoff.model import Timeouts
 from bot.handoff.service import HandoffService
 from bot.handoff.timeouts import run_timeouts
 from bot.logs import configure_logging
-from bot.settings import Settings
+from bot.settings import Settings, trusted_networks
 from bot.store import Store, make_engine, upgrade
 from bot.store.retention import run_retention
 from bot.store.spool import Spool
+from bot.store.web_sessions import WebSessionStore
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ async def build(settings: Settings) -> Gateway:
             silent_after=settings.handoff_silent_seconds,
             invite_ttl=timedelta(hours=settings.invite_ttl_hours),
         ),
+        tickets_per_address=settings.handoff_tickets_per_address,
     )
     router = ConversationRouter(
         store,
@@ -102,10 +105,34 @@ async def build(settings: Settings) -> Gateway:
         grace=timedelta(seconds=settings.recover_after_seconds),
         clock=clock,
     )
-    web = WebChannel(router, health_checks={"db": store.ping, "rasa": rasa.ping}, updates=store.pushed_since)
+    web = WebChannel(
+        router,
+        health_checks={"db": store.ping, "rasa": rasa.ping},
+        updates=store.pushed_since,
+        config=web_config(settings),
+        sessions=WebSessionStore(store),
+        clock=clock,
+    )
     gw = Gateway(settings, store, rasa, router, web, handoff, recovery, CallbackStore(store, clock=clock))
     gw.tasks.append(watcher)
     return gw
+
+
+def web_config(settings: Settings) -> WebConfig:
+    key = settings.web_api_key
+    return WebConfig(
+        limits=Limits(
+            messages_per_address_per_minute=settings.web_messages_per_address_per_minute,
+            messages_per_minute=settings.web_messages_per_minute,
+            sessions_per_address_per_hour=settings.web_sessions_per_address_per_hour,
+            sessions_per_hour=settings.web_sessions_per_hour,
+        ),
+        trusted_proxies=trusted_networks(settings.web_trusted_proxies),
+        api_key=key.get_secret_value() if key is not None else None,
+        frame_ancestors=settings.web_frame_ancestors,
+        session_idle=timedelta(minutes=settings.web_session_idle_minutes),
+        access_log=settings.web_access_log,
+    )
 
 
 async def start(gw: Gateway) -> None:

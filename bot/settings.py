@@ -1,7 +1,8 @@
 """Typed configuration of the gateway, read from the environment and an optional ``.env`` file.
 
-Secrets (``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_WEBHOOK_SECRET``, ``RASA_TOKEN``) are ``SecretStr``: they are
-redacted when the settings are printed and must be unwrapped on purpose with ``get_secret_value()``.
+Secrets (``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_WEBHOOK_SECRET``, ``RASA_TOKEN``, ``WEB_API_KEY``) are
+``SecretStr``: they are redacted when the settings are printed and must be unwrapped on purpose with
+``get_secret_value()``.
 ``RASA_TOKEN`` has no default; placeholder values ("changeme", "your-token-here", ...) are refused with a
 message that says which variable to fix. ``DATABASE_URL`` may hold a password, so it is left out of
 the repr and dumped with the password hidden; :attr:`Settings.database_url_for_logs` is the form to show.
@@ -15,6 +16,7 @@ import socket
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -43,6 +45,8 @@ _PLACEHOLDERS = {
     "null",
     "...",
 }
+# A source of CSP's frame-ancestors: 'self', 'none', or an http(s) origin (a "*." subdomain wildcard allowed).
+_FRAME_SOURCE = re.compile(r"^('self'|'none'|https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?)$")
 # Telegram's secret_token for webhooks: 1-256 characters, only A-Z, a-z, 0-9, _ and -.
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -60,6 +64,11 @@ def _fake_now(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValueError("CONCILIA_FAKE_NOW: scrivi l'ora con il fuso, per esempio 2027-06-15T10:00:00+02:00")
     return value
+
+
+def trusted_networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """WEB_TRUSTED_PROXIES as networks (a bare address is a /32 or /128); raises ValueError."""
+    return tuple(ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
 
 
 def is_placeholder(value: str) -> bool:
@@ -114,6 +123,18 @@ class Settings(BaseSettings):
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
+    # The web chat's sessions and flood limits (docs/admin.md, "La chat web"). WEB_TRUSTED_PROXIES: the
+    # addresses or networks (comma-separated) whose X-Forwarded-For and X-Forwarded-Proto are believed.
+    web_session_idle_minutes: float = Field(default=120.0, gt=0, le=7 * 24 * 60)
+    web_sessions_per_address_per_hour: int = Field(default=30, ge=1, le=1_000_000)
+    web_messages_per_address_per_minute: int = Field(default=60, ge=1, le=1_000_000)
+    web_sessions_per_hour: int = Field(default=3000, ge=1, le=10_000_000)
+    web_messages_per_minute: int = Field(default=1200, ge=1, le=10_000_000)
+    web_trusted_proxies: str = ""
+    web_api_key: SecretStr | None = None
+    web_frame_ancestors: str = "'self'"
+    web_access_log: bool = False
+    handoff_tickets_per_address: int = Field(default=3, ge=1, le=1000)
 
     retention_days: int = Field(default=180, ge=1, le=3650)
 
@@ -153,6 +174,36 @@ class Settings(BaseSettings):
     @classmethod
     def _fake_now(cls, value: datetime | None) -> datetime | None:
         return _fake_now(value)
+
+    @field_validator("web_trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        try:
+            trusted_networks(value)
+        except ValueError:
+            raise ValueError(
+                "WEB_TRUSTED_PROXIES: indirizzi o reti separati da virgole, per esempio 127.0.0.1,10.0.0.0/8"
+            ) from None
+        return value
+
+    @field_validator("web_frame_ancestors")
+    @classmethod
+    def _frame_ancestors(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value or not all(_FRAME_SOURCE.match(part) for part in value.split(" ")):
+            raise ValueError(
+                "WEB_FRAME_ANCESTORS: 'self', 'none' o indirizzi https:// separati da spazi, "
+                "per esempio 'self' https://www.comune.example.org"
+            )
+        return value
+
+    @field_validator("web_api_key")
+    @classmethod
+    def _api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        value = _check_secret("WEB_API_KEY", value)
+        if value is not None and len(value.get_secret_value()) < 24:
+            raise ValueError("WEB_API_KEY è troppo corta: almeno 24 caratteri casuali")
+        return value
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -262,7 +313,12 @@ class Settings(BaseSettings):
         """Every secret as plain text, for the log filter that redacts them."""
         out = [
             s.get_secret_value()
-            for s in (self.telegram_bot_token, self.telegram_webhook_secret, self.rasa_token)
+            for s in (
+                self.telegram_bot_token,
+                self.telegram_webhook_secret,
+                self.rasa_token,
+                self.web_api_key,
+            )
             if s is not None
         ]
         from sqlalchemy.engine import make_url

@@ -23,6 +23,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+# the web chat's key for server-side clients (a load run names its many people with it; never a real key)
+WEB_API_KEY = "harness-web-api-key-not-a-secret-0123"
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 MODEL = ROOT / "models" / "concilia.tar.gz"
 # How `make run` starts Rasa (scripts/run.sh): ``rasa`` with the action answers' validator built once
@@ -294,6 +296,7 @@ def start_gateway(
         "RASA_TOKEN": rasa_token,
         "WEB_HOST": "127.0.0.1",
         "WEB_PORT": str(web_port),
+        "WEB_API_KEY": WEB_API_KEY,
         **(extra_env or {}),
     }
     try:

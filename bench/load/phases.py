@@ -15,6 +15,7 @@ import httpx
 from bench.load.machine import CLK_TCK, cpu_seconds, machine_jiffies
 from bench.load.processes import Stack
 from bot.conversation import texts as bot_texts
+from harness.stack import WEB_API_KEY
 from harness.traffic import CONVERSATIONS, Outcome, Population, collect, drive, goes_to_rasa, percentiles
 
 P99_LIMIT_MS = 1000.0
@@ -239,7 +240,9 @@ async def direct_load(kind: str, url: str, rate: float, duration: float, prefix:
                     said = [item["text"] for item in r.json() if "text" in item]
                 else:
                     r = await client.post(
-                        f"{url}/api/chat", json={"user": f"{prefix}-{sender}", "text": text}
+                        f"{url}/api/chat",
+                        json={"user": f"{prefix}-{sender}", "text": text},
+                        headers={"Authorization": f"Bearer {WEB_API_KEY}"},  # names its many people
                     )
                     r.raise_for_status()
                     said = [reply["text"] for reply in r.json()["replies"]]

@@ -216,7 +216,7 @@ class ConversationRouter:
 
     def _handoff_person(self, msg: Inbound, person: Sender) -> Person:
         assert person.user_id is not None
-        return Person(person.user_id, msg.channel, msg.user_key, msg.first_name)
+        return Person(person.user_id, msg.channel, msg.user_key, msg.first_name, msg.address)
 
     async def _handoff_mode(self, msg: Inbound, person: Sender) -> Outcome | None:
         """The answer when the chat is in handoff (a ticket is open, or the town is being asked), else

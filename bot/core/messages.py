@@ -51,6 +51,8 @@ class Inbound:
     first_name: str | None = None
     update_id: int | None = None  # Telegram update id, for exactly-once processing
     message_id: int | None = None  # the platform's id of the message, to copy it to the operators
+    # web: the client's address (or its IPv6 /64) as the flood limits count it; never stored as such
+    address: str | None = None
 
 
 @dataclass

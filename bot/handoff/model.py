@@ -7,6 +7,7 @@ them, the channels render them.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum, StrEnum
@@ -185,6 +186,7 @@ class Person:
     channel: str
     user_key: str
     first_name: str | None
+    address: str | None = None  # web: the client's address, for the cap on open tickets per address
 
 
 @dataclass(frozen=True)
@@ -270,3 +272,12 @@ def display_name(ticket: TicketView) -> str:
     if ticket.first_name:
         return ticket.first_name
     return "Persona dal sito" if ticket.channel == "web" else "Persona"
+
+
+class TooManyOpen(Exception):
+    """The address the request comes from already has as many open tickets as allowed."""
+
+
+def origin_of(address: str) -> str:
+    """What a ticket keeps of the address it came from, while it is open: a hash, never the address."""
+    return hashlib.sha256(f"concilia-origin:{address}".encode()).hexdigest()

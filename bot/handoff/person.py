@@ -23,7 +23,9 @@ from bot.handoff.model import (
     Person,
     TicketState,
     TicketView,
+    TooManyOpen,
     display_name,
+    origin_of,
 )
 from bot.handoff.office_hours import availability
 
@@ -37,6 +39,8 @@ _IN_HANDOFF_COMMANDS = SHOW_MENU | {START.name}
 
 
 class PersonFlow(WithCards):
+    tickets_per_address = 3  # open tickets at once from one web client address (HANDOFF_TICKETS_PER_ADDRESS)
+
     async def open_ticket(self, user_id: int) -> TicketView | None:
         return await self.tickets.open_ticket_of(user_id)
 
@@ -117,15 +121,22 @@ class PersonFlow(WithCards):
             log.warning("no operators' group for partner %s: the person gets the contacts", partner.id)
             return [Reply(txt.no_operators(partner.name, _contacts(partner)))]
         now = self.clock()
-        ticket, created = await self.tickets.create(
-            person.user_id,
-            partner.id,
-            topic=topic,
-            territory=territory,
-            town=town,
-            question=question,
-            now=now,
-        )
+        origin = origin_of(person.address) if person.address else None
+        try:
+            ticket, created = await self.tickets.create(
+                person.user_id,
+                partner.id,
+                topic=topic,
+                territory=territory,
+                town=town,
+                question=question,
+                now=now,
+                origin=origin,
+                origin_cap=self.tickets_per_address,
+            )
+        except TooManyOpen:
+            log.warning("open tickets cap reached for one address: no ticket for partner %s", partner.id)
+            return [Reply(txt.too_many_open(partner.name, _contacts(partner), self.tickets_per_address))]
         if not created:
             return [Reply(txt.ALREADY_WAITING, (txt.LEAVE_BUTTON,))]
         log.info("ticket %d opened for partner %s", ticket.id, partner.id)

@@ -34,6 +34,8 @@ class HandoffService(PersonFlow, OperatorActions, TimeoutChecks):
         tickets: TicketStore | None = None,
         clock: Callable[[], datetime] = utcnow,
         timeouts: Timeouts | None = None,
+        tickets_per_address: int = 3,
     ) -> None:
         super().__init__(store, knowledge, tickets=tickets, clock=clock, timeouts=timeouts)
+        self.tickets_per_address = tickets_per_address
         self._code_failures = CodeFailures()

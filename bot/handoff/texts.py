@@ -103,6 +103,14 @@ def no_operators(partner: str, contacts: str | None) -> str:
     return text + " Intanto puoi continuare a scrivermi."
 
 
+def too_many_open(partner: str, contacts: str | None, cap: int) -> str:
+    already = "c'è già una richiesta aperta" if cap == 1 else f"ci sono già {cap} richieste aperte"
+    text = f"Da questa connessione {already} per parlare con un operatore: per ora non posso aprirne altre."
+    if contacts:
+        text += f" Puoi contattare {partner} direttamente: {contacts}."
+    return text + " Intanto puoi continuare a scrivermi."
+
+
 HANDOFF_UNAVAILABLE = (
     "Mi dispiace: in questo momento non riesco a passarti a un operatore. Riprova tra qualche minuto."
 )

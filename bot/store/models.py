@@ -6,7 +6,8 @@ relayed messages), operators, operators' groups and invite codes (migration 0002
 gateways side by side adds who took each inbound message in and when it was answered, and the long button
 payloads (migration 0003). The operators' desks keep where each ticket sits (its Telegram topic and card)
 in their own table, off the ticket row (migration 0004). Erasure keeps every Rasa id a person was given
-and a tombstone of each erased person (migration 0006).
+and a tombstone of each erased person (migration 0006). The web chat's sessions, issued by the server,
+and where an open ticket came from (migration 0005_web_sessions, which follows 0006).
 """
 
 from __future__ import annotations
@@ -223,6 +224,7 @@ class Ticket(Base):
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
         Index("ix_tickets_partner_id_state", "partner_id", "state"),
         Index("ix_tickets_state", "state"),
+        Index("ix_tickets_origin", "origin"),
         Index(
             "uq_tickets_open_user",
             "user_id",
@@ -252,6 +254,9 @@ class Ticket(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     rated_at: Mapped[datetime | None]
     purged: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the request came from, while the ticket is open: a hash of the web client's address (the
+    # per-address cap on open tickets), cleared when the ticket closes; null on Telegram.
+    origin: Mapped[str | None] = mapped_column(String(64))
 
 
 class TicketEvent(Base):
@@ -327,3 +332,15 @@ class Erasure(Base):
 
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     erased_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WebSession(Base):
+    """A web chat session issued by the server: only the SHA-256 hash of the cookie's token, when it was
+    issued and last used (see bot/channels/web/sessions.py). Nothing about the person."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_last_seen_at", "last_seen_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)

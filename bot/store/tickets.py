@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from bot.handoff.model import (
     RelayView,
     TicketState,
     TicketView,
+    TooManyOpen,
     Transition,
 )
 from bot.store.db import rowcount
@@ -78,6 +79,18 @@ def new_relay(
         topic_message_id=topic_message_id,
         created_at=now,
     )
+
+
+def _lock_origin(session: Session, origin: str) -> None:
+    """PostgreSQL: concurrent creations for one origin (on any gateway) go one after the other, until the
+    transaction ends. (On SQLite the insert itself takes the database's one write lock.)"""
+    key = int(origin[:15], 16)  # 60 bits of the hash: fits PostgreSQL's bigint
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _open_from(session: Session, origin: str) -> int:
+    query = select(func.count()).where(Ticket.origin == origin, Ticket.state.in_(OPEN_STATES))
+    return int(session.scalar(query) or 0)
 
 
 class TicketStore:
@@ -153,10 +166,17 @@ class TicketStore:
         town: str | None,
         question: str | None,
         now: datetime,
+        origin: str | None = None,
+        origin_cap: int | None = None,
     ) -> tuple[TicketView, bool]:
-        """A new waiting ticket, or the person's open one (second value False) if she already has one."""
+        """A new waiting ticket, or the person's open one (second value False) if she already has one.
+        With an ``origin`` (see :func:`bot.handoff.model.origin_of`) that already has ``origin_cap`` open
+        tickets, :class:`TooManyOpen` (counted and inserted in one transaction)."""
 
         def run(session: Session) -> tuple[TicketView, bool]:
+            capped = origin is not None and origin_cap is not None
+            if capped and session.get_bind().dialect.name == "postgresql":
+                _lock_origin(session, origin or "")
             try:
                 ticket = Ticket(
                     user_id=user_id,
@@ -171,9 +191,13 @@ class TicketStore:
                     reannounced=0,
                     last_activity_at=now,
                     purged=False,
+                    origin=origin,
                 )
                 session.add(ticket)
-                session.flush()
+                session.flush()  # on SQLite the insert takes the write lock: other writers wait from here
+                if capped and _open_from(session, origin or "") > (origin_cap or 0):
+                    session.rollback()
+                    raise TooManyOpen()
                 add_event(session, ticket.id, "created", "person", now, to_state=WAITING)
                 session.commit()
                 view = get_ticket(session, ticket.id)
@@ -270,7 +294,7 @@ class TicketStore:
         return await self._transition(
             ticket_id,
             Ticket.state.in_(sources),
-            {"state": state, "closed_at": now, "closed_by": actor, "close_reason": reason},
+            {"state": state, "closed_at": now, "closed_by": actor, "close_reason": reason, "origin": None},
             {
                 "kind": str(state),
                 "actor": actor,

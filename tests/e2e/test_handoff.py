@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.channels.web.sessions import COOKIE, token_hash, user_key_of
 from bot.handoff import texts as txt
 from harness.stack import CONCILIA, ROOT, Gateway, start_gateway
 from knowledge import load
@@ -334,13 +335,15 @@ def test_a_deleted_topic_is_made_again(stack):
 
 def test_a_web_chat_handoff(stack):
     """From the web chat page's API: asked for her town, then handed to the Abbiatense's operators; the
-    operator's messages come back through GET /api/chat/updates."""
-    s, user, group = stack, "web-e2e-handoff", ABBIATENSE_GROUP
+    operator's messages come back through GET /api/chat/updates, to the session's cookie only."""
+    s, group = stack, ABBIATENSE_GROUP
+    web = httpx.Client(base_url=s.web.base_url, timeout=60)  # a browser of her own: her own session
     abbiatense = KB.partners["asp-abbiatense"].name
-    first = s.web.post("/api/chat", json={"user": user, "text": "vorrei parlare con un operatore"}).json()
+    first = web.post("/api/chat", json={"text": "vorrei parlare con un operatore"}).json()
+    user = user_key_of(token_hash(web.cookies[COOKIE]))
     assert first["replies"][0]["text"] == txt.ASK_TOWN
     topics_before = s.tg.count(group, "createForumTopic")
-    opened = s.web.post("/api/chat", json={"user": user, "text": "Abbiategrasso"}).json()
+    opened = web.post("/api/chat", json={"text": "Abbiategrasso"}).json()
     assert opened["replies"][0]["text"].startswith(f"Ti metto in contatto con un operatore di {abbiatense}.")
     [topic] = s.tg.wait_after(group, topics_before, "createForumTopic")
     thread = topic["result"]["message_thread_id"]
@@ -356,15 +359,18 @@ def test_a_web_chat_handoff(stack):
     in_topic(s, SARA, "Sara", thread, chat_id=group, text="Ciao, sono Sara. Dimmi pure.")
     deadline, replies, last = time.monotonic() + 20, [], 0
     while time.monotonic() < deadline and len(replies) < 2:
-        got = s.web.get("/api/chat/updates", params={"user": user, "after": last}).json()
+        got = web.get("/api/chat/updates", params={"after": last}).json()
         replies += got["replies"]
         last = got["last"]
         time.sleep(0.2)
-    quiet = s.web.post("/api/chat", json={"user": user, "text": "vorrei iscrivere mio figlio"}).json()
+    quiet = web.post("/api/chat", json={"text": "vorrei iscrivere mio figlio"}).json()
+    stranger = s.web.get("/api/chat/updates", params={"user": user, "after": 0})
+    web.close()
     relayed = s.tg.wait_for_text(group, "vorrei iscrivere mio figlio")
 
     assert [r["text"] for r in replies] == [txt.joined("Sara", abbiatense), "Ciao, sono Sara. Dimmi pure."]
     assert quiet["replies"] == []
+    assert stranger.status_code == 401 and "Sara" not in stranger.text
     assert relayed["params"]["text"] == "Persona dal sito: vorrei iscrivere mio figlio"
     assert relayed["params"]["message_thread_id"] == thread
     assert s.db("SELECT state FROM tickets WHERE id = ?", number) == [("assigned",)]

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.handoff.invites import code_hash, new_code, normalise_code
+from bot.handoff.model import TooManyOpen, origin_of
 from bot.store import NewMessage, Store, new_sender_id
 from bot.store.desk import DeskPlacesStore
 from bot.store.models import InviteCode, RelayedMessage, Ticket, TicketEvent
@@ -190,6 +191,36 @@ async def test_one_open_ticket_per_person_even_when_asked_at_once(db):
         await TicketStore(store).close(first.id, NOW, actor="person", reason="left")
         again, created = await TicketStore(store).create(uid, "azienda-consortile-magentino", **kwargs)
         assert created and again.id != first.id  # a closed ticket does not block a new one
+    finally:
+        other.close()
+
+
+async def test_at_most_the_cap_of_open_tickets_per_origin_even_when_asked_at_once(db):
+    """Two stores (two gateways) create tickets for ten people from one address at once: three open."""
+    store, make = db
+    other = Store(make())
+    try:
+        people = [await person(store, f"origin-{k}") for k in range(10)]
+        kwargs = dict(topic=None, territory="magentino", town=None, question=None, now=NOW)
+        origin = origin_of("198.51.100.7")
+
+        async def one(k: int) -> bool:
+            s = store if k % 2 else other
+            try:
+                _, created = await TicketStore(s).create(
+                    people[k], "azienda-consortile-magentino", origin=origin, origin_cap=3, **kwargs
+                )
+            except TooManyOpen:
+                return False
+            return created
+
+        results = await asyncio.gather(*(one(k) for k in range(10)))
+        assert sum(results) == 3
+        opened = [t for t in rows(store, Ticket) if t.origin == origin]
+        assert len(opened) == 3
+        await TicketStore(store).close(opened[0].id, NOW, actor="person", reason="left")
+        assert [t.origin for t in rows(store, Ticket) if t.id == opened[0].id] == [None]  # cleared
+        assert await one(9) or await one(8)  # a place freed: one more opens
     finally:
         other.close()
 

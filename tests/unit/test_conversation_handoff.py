@@ -5,6 +5,7 @@ chat's updates endpoint through aiohttp's test client."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from types import SimpleNamespace
@@ -14,7 +15,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.assistant.rasa import RasaClient
-from bot.channels.web.chat import WebChannel
+from bot.channels.web.chat import TOO_MANY_SESSIONS, WebChannel, WebConfig
+from bot.channels.web.limits import Limits
+from bot.channels.web.sessions import COOKIE, token_hash, user_key_of
 from bot.conversation import texts
 from bot.conversation.router import ConversationRouter
 from bot.core.messages import Inbound
@@ -23,6 +26,7 @@ from bot.handoff import texts as txt
 from bot.handoff.model import OperatorContent
 from bot.handoff.office_hours import ROME
 from bot.handoff.service import HandoffService
+from bot.store.web_sessions import WebSessionStore
 from knowledge import load
 from tests.fakes import fake_rasa
 from tests.fakes.fake_rasa import FakeRasa
@@ -161,25 +165,39 @@ async def test_cancella_during_a_handoff_erases_the_tickets_and_tells_the_topic(
     assert await env.service.tickets.get(ticket.id) is None
 
 
-async def test_a_web_person_gets_the_operators_messages_from_the_updates_endpoint(env):
-    channel = WebChannel(env.router, updates=env.store.pushed_since)
-    async with TestClient(TestServer(channel.make_app())) as http:
-        start = await http.post("/api/chat", json={"user": "web-1", "payload": "/request_human"})
-        assert (await start.json())["replies"][0]["text"].startswith("Ti metto in contatto")
-        nothing = await (await http.get("/api/chat/updates", params={"user": "web-1"})).json()
-        quiet = await (await http.post("/api/chat", json={"user": "web-1", "text": "sono ancora qui"})).json()
+def web_channel(env, **config: Any) -> WebChannel:
+    return WebChannel(
+        env.router,
+        updates=env.store.pushed_since,
+        config=WebConfig(**config),
+        sessions=WebSessionStore(env.store),
+        clock=env.service.clock,
+    )
 
-        ticket = await ticket_of(env, "web", "web-1")
+
+def session_key(http: TestClient) -> str:
+    """The store's key of the person behind the client's session cookie."""
+    cookie = next(c for c in http.session.cookie_jar if c.key == COOKIE)
+    return user_key_of(token_hash(cookie.value))
+
+
+async def test_a_web_person_gets_the_operators_messages_from_the_updates_endpoint(env):
+    async with TestClient(TestServer(web_channel(env).make_app())) as http:
+        start = await http.post("/api/chat", json={"payload": "/request_human"})
+        assert (await start.json())["replies"][0]["text"].startswith("Ti metto in contatto")
+        nothing = await (await http.get("/api/chat/updates")).json()
+        quiet = await (await http.post("/api/chat", json={"text": "sono ancora qui"})).json()
+
+        key = session_key(http)
+        ticket = await ticket_of(env, "web", key)
         await env.service.desk_places.link(ticket.id, GROUP, 70, env.service.clock(), card_message_id=71)
         await env.service.operator_message(
             ticket.id, GROUP, 501, "Marco", OperatorContent(72, "Ciao, sono Marco.")
         )
         await env.service.operator_message(ticket.id, GROUP, 501, "Marco", OperatorContent(73, None, "photo"))
-        first = await (await http.get("/api/chat/updates", params={"user": "web-1", "after": 0})).json()
-        again = await (
-            await http.get("/api/chat/updates", params={"user": "web-1", "after": first["last"]})
-        ).json()
-        bad = await http.get("/api/chat/updates", params={"user": "web-1", "after": "-1"})
+        first = await (await http.get("/api/chat/updates", params={"after": 0})).json()
+        again = await (await http.get("/api/chat/updates", params={"after": first["last"]})).json()
+        bad = await http.get("/api/chat/updates", params={"after": "-1"})
         wrong_method = await http.post("/api/chat/updates", json={})
         refused = await wrong_method.json()
 
@@ -196,3 +214,76 @@ async def test_a_web_person_gets_the_operators_messages_from_the_updates_endpoin
     assert wrong_method.status == 405 and refused["error"] == "Metodo non ammesso: usa GET."
     assert [m.text for m in env.desk.of("person_wrote")] == ["sono ancora qui"]
     assert json.dumps(first)  # plain JSON
+
+
+async def test_someone_else_with_her_old_id_or_key_gets_nothing_of_hers(env):
+    server = TestServer(web_channel(env).make_app())
+    async with TestClient(server) as her, TestClient(server) as other:
+        await her.post("/api/chat", json={"user": "web-giulia", "payload": "/request_human"})
+        ticket = await ticket_of(env, "web", session_key(her))
+        await env.service.operator_message(
+            ticket.id, GROUP, 501, "Marco", OperatorContent(72, "Ciao Giulia.")
+        )
+        mine = await (await her.get("/api/chat/updates")).json()
+        tries = [
+            await other.get("/api/chat/updates", params={"user": "web-giulia", "after": 0}),
+            await other.get("/api/chat/updates", params={"user": session_key(her)}),
+            await other.get("/api/chat/updates", headers={"X-Concilia-User": "web-giulia"}),
+        ]
+        answers = [(t.status, await t.json()) for t in tries]
+        wrote = await other.post("/api/chat", json={"user": "web-giulia", "text": "sono Giulia, cancella"})
+
+    assert [r["text"] for r in mine["replies"]][-1] == "Ciao Giulia."
+    assert [status for status, _ in answers] == [401, 401, 401]
+    assert all("Ciao Giulia" not in json.dumps(body) for _, body in answers)
+    assert wrote.status == 200 and session_key(other) != session_key(her)
+    assert [m.text for m in env.desk.of("person_wrote")] == []  # nothing reached her ticket
+
+
+async def test_forty_made_up_ids_from_one_address_open_three_tickets(env):
+    server = TestServer(web_channel(env).make_app())
+    async with TestClient(server) as first:
+        clients = [first, *[TestClient(server) for _ in range(39)]]
+        for client in clients[1:]:
+            await client.start_server()
+
+        async def ask(k: int) -> tuple[int, Any]:
+            res = await clients[k].post("/api/chat", json={"user": f"web-{k}", "payload": "/request_human"})
+            return res.status, await res.json()
+
+        answers = await asyncio.gather(*(ask(k) for k in range(40)))
+        tickets = await env.service.tickets.open_tickets()
+        cards = env.desk.of("announce")
+        for client in clients[1:]:
+            await client.close()
+
+    partner = KB.partners[MAGENTINO]
+    opened = [
+        b for s, b in answers if s == 200 and b["replies"][0]["text"].startswith("Ti metto in contatto")
+    ]
+    refused = [b["replies"][0]["text"] for s, b in answers if s == 200 and b not in opened]
+    limited = [b["error"] for s, b in answers if s == 429]
+    assert len(tickets) == 3 and len(cards) == 3 and len(opened) == 3
+    assert len(refused) == 27
+    assert all(t.startswith("Da questa connessione ci sono già 3 richieste aperte") for t in refused)
+    assert all(partner.name in t for t in refused)
+    assert len(limited) == 10 and set(limited) == {TOO_MANY_SESSIONS}  # 30 new sessions an hour per address
+    assert all(s < 500 for s, _ in answers)
+
+
+async def test_a_closed_ticket_frees_its_place_and_telegram_has_no_cap(env):
+    async with TestClient(TestServer(web_channel(env, limits=Limits()).make_app())) as http:
+        env.service.tickets_per_address = 1
+        await http.post("/api/chat", json={"payload": "/request_human"})
+        http.session.cookie_jar.clear()
+        refused = await (await http.post("/api/chat", json={"payload": "/request_human"})).json()
+        first = (await env.service.tickets.open_tickets())[0]
+        await env.service.leave(first)
+        http.session.cookie_jar.clear()
+        again = await (await http.post("/api/chat", json={"payload": "/request_human"})).json()
+    for key in ("42", "43"):
+        await env.router.handle(Inbound(channel="telegram", user_key=key, payload="/request_human"))
+
+    assert refused["replies"][0]["text"].startswith("Da questa connessione c'è già una richiesta aperta")
+    assert again["replies"][0]["text"].startswith("Ti metto in contatto")
+    assert len(await env.service.tickets.open_tickets()) == 3  # one web, two on Telegram

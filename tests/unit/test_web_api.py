@@ -98,13 +98,8 @@ async def test_rasa_down_is_a_200_with_the_plain_message(http, rasa):
         ("{not json", 400, "JSON non valido"),
         ("[" * 50_000, 400, "JSON non valido"),
         ("", 400, "JSON non valido"),
-        ("[1, 2]", 422, "Il corpo deve essere un oggetto JSON con i campi user e text."),
-        ('"ciao"', 422, "Il corpo deve essere un oggetto JSON con i campi user e text."),
-        ({"text": "ciao"}, 422, "Manca il campo user."),
-        ({"user": 12, "text": "ciao"}, 422, "Il campo user deve essere una stringa."),
-        ({"user": "", "text": "ciao"}, 422, "Il campo user è vuoto."),
-        ({"user": "u" * 129, "text": "ciao"}, 422, "Il campo user è troppo lungo: al massimo 128 caratteri."),
-        ({"user": "a b<script>", "text": "ciao"}, 422, "Il campo user può contenere solo lettere, cifre"),
+        ("[1, 2]", 422, "Il corpo deve essere un oggetto JSON con il campo text."),
+        ('"ciao"', 422, "Il corpo deve essere un oggetto JSON con il campo text."),
         ({"user": "web-1"}, 422, "Manca il campo text (oppure payload, per un pulsante)."),
         ({"user": "web-1", "text": None}, 422, "Manca il campo text"),
         ({"user": "web-1", "text": ["ciao"]}, 422, "Il campo text deve essere una stringa."),
@@ -193,6 +188,7 @@ async def test_page_is_served_with_its_assets_and_no_external_ones(http):
     assert 'lang="it"' in html and 'aria-live="polite"' in html and '<label for="text">' in html
     assert "http://" not in html and "https://" not in html
     assert "default-src 'self'" in res.headers["Content-Security-Policy"]
+    assert res.headers["Content-Security-Policy"].endswith("; frame-ancestors 'self'")
     for asset in ("static/chat.js", "static/chat.css"):
         assert asset in html
         got = await http.get("/" + asset)
@@ -201,6 +197,7 @@ async def test_page_is_served_with_its_assets_and_no_external_ones(http):
         assert "http://" not in body.replace("https?:\\/\\/", "")
     js = await (await http.get("/static/chat.js")).text()
     assert ".innerHTML" not in js and "localStorage" in js and "api/chat" in js
+    assert "user=" not in js and "body.user" not in js  # the session is the cookie, never in a URL
 
 
 async def test_only_known_assets_are_served(http):

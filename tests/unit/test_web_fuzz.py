@@ -1,4 +1,5 @@
-"""Whatever arrives at POST /api/chat, the answer is a 200 or a JSON 4xx, never a 5xx."""
+"""Whatever arrives at POST /api/chat (body, cookie, forwarding headers), the answer is a 200 or a JSON 4xx,
+never a 5xx. The flood limits are raised out of the way: tests/unit/test_web_sessions.py tests them."""
 
 from __future__ import annotations
 
@@ -10,11 +11,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.assistant.rasa import RasaClient
-from bot.channels.web.chat import WebChannel
+from bot.channels.web.chat import WebChannel, WebConfig
+from bot.channels.web.limits import Limits
+from bot.channels.web.sessions import COOKIE
 from bot.conversation.router import ConversationRouter
 from bot.core.ratelimit import RateLimiter
+from bot.settings import trusted_networks
+from bot.store.web_sessions import WebSessionStore
 from tests.fakes.fake_rasa import FakeRasa
 from tests.fakes.stores import memory_store
+
+NO_LIMITS = Limits(10**6, 10**6, 10**6, 10**6)
 
 HOSTILE_PIECES = [
     "<script>alert(1)</script>",
@@ -88,7 +95,9 @@ async def http():
         store = memory_store()
         client = RasaClient(rasa.url, rasa.token, timeout=2.0)
         router = ConversationRouter(store, client, limiter=RateLimiter(1_000_000))
-        async with TestClient(TestServer(WebChannel(router).make_app())) as test_client:
+        config = WebConfig(limits=NO_LIMITS, trusted_proxies=trusted_networks("127.0.0.1"))
+        channel = WebChannel(router, config=config, sessions=WebSessionStore(store))
+        async with TestClient(TestServer(channel.make_app())) as test_client:
             yield test_client
         await client.aclose()
         store.close()
@@ -123,3 +132,23 @@ async def test_valid_requests_with_hostile_text_are_answered(http, text):
     else:
         assert res.status == 200
         assert (await res.json())["replies"]
+
+
+header_text = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters=";,"), max_size=80
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cookie=header_text, forwarded=header_text, proto=header_text)
+async def test_hostile_cookies_and_forwarding_headers_never_a_5xx(http, cookie, forwarded, proto):
+    http.session.cookie_jar.clear()
+    res = await http.post(
+        "/api/chat",
+        json={"text": "ciao"},
+        headers={"Cookie": f"{COOKIE}={cookie}", "X-Forwarded-For": forwarded, "X-Forwarded-Proto": proto},
+    )
+    updates = await http.get("/api/chat/updates", headers={"Cookie": f"{COOKIE}={cookie}"})
+
+    assert res.status == 200, await res.text()
+    assert updates.status in (200, 401), await updates.text()

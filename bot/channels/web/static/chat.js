@@ -1,13 +1,12 @@
 // Concilia web chat: talks to POST api/chat on the same origin, and polls GET api/chat/updates every few
-// seconds for what arrives later (an operator's messages after a handoff). No external assets, no
-// innerHTML: every text from the server is inserted as text, links are built as elements.
+// seconds for what arrives later (an operator's messages after a handoff). The session is the server's
+// HttpOnly cookie: this script never sees it. "Nuova conversazione" ends it (DELETE api/chat/session).
+// No external assets, no innerHTML: every text from the server is inserted as text, links are elements.
 (function () {
   "use strict";
 
-  var KEY = "concilia.user";
   var AFTER_KEY = "concilia.after";  // the last update already shown
   var POLL_MS = 3000;
-  var USER_RE = /^[A-Za-z0-9._:-]{1,128}$/;
   var LINK_RE = /(https?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]])/g;
 
   var log = document.getElementById("log");
@@ -17,28 +16,13 @@
   var status = document.getElementById("status");
   var busy = false;
 
-  function randomId() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    var bytes = new Uint8Array(16);
-    crypto.getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-  }
-
-  function userId() {
-    var id = null;
-    try { id = localStorage.getItem(KEY); } catch (e) { /* private mode */ }
-    if (!id || !USER_RE.test(id)) {
-      id = "web-" + randomId();
-      try { localStorage.setItem(KEY, id); } catch (e) { /* keep it for this visit only */ }
-    }
-    return id;
-  }
-
-  var user = userId();
+  try { localStorage.removeItem("concilia.user"); } catch (e) { /* the id pages kept before sessions */ }
   var after = 0;
   try { after = parseInt(localStorage.getItem(AFTER_KEY) || "0", 10) || 0; } catch (e) { after = 0; }
   if (after < 0) after = 0;
   var polling = false;
+  var started = false;  // polls begin once the first answer brought the session cookie
+  var expiredShown = false;
 
   function appendText(el, text) {
     var last = 0;
@@ -95,7 +79,6 @@
   function ask(body, shown) {
     if (busy) return;
     if (shown) bubble("me", shown);
-    body.user = user;
     setBusy(true);
     fetch("api/chat", {
       method: "POST",
@@ -103,8 +86,13 @@
       body: JSON.stringify(body)
     }).then(function (res) {
       return res.json().catch(function () { return null; }).then(function (data) {
-        if (res.ok && data && data.replies) showReplies(data.replies);
-        else bubble("bot error", (data && data.error) || "Qualcosa non ha funzionato. Riprova tra poco.");
+        if (res.ok && data && data.replies) {
+          started = true;
+          expiredShown = false;
+          showReplies(data.replies);
+        } else {
+          bubble("bot error", (data && data.error) || "Qualcosa non ha funzionato. Riprova tra poco.");
+        }
       });
     }).catch(function () {
       bubble("bot error", "Non riesco a collegarmi. Controlla la connessione e riprova.");
@@ -114,10 +102,20 @@
   }
 
   function poll() {
-    if (polling || document.hidden) return;
+    if (polling || !started || document.hidden) return;
     polling = true;
-    fetch("api/chat/updates?user=" + encodeURIComponent(user) + "&after=" + after, { cache: "no-store" })
-      .then(function (res) { return res.ok ? res.json() : null; })
+    fetch("api/chat/updates?after=" + after, { cache: "no-store" })
+      .then(function (res) {
+        if (res.status === 401) {
+          started = false;  // the session expired: the next message starts a new one
+          return res.json().catch(function () { return null; }).then(function (data) {
+            if (!expiredShown && data && data.error) bubble("bot error", data.error);
+            expiredShown = true;
+            return null;
+          });
+        }
+        return res.ok ? res.json() : null;
+      })
       .then(function (data) {
         if (!data || !data.replies) return;
         if (data.replies.length) showReplies(data.replies, "bot pushed");
@@ -150,8 +148,26 @@
     ask({ text: "/privacy" }, "Privacy");
   });
 
+  // "Nuova conversazione": for a shared computer. The server forgets the session and the cookie goes;
+  // the page starts again as for a new visitor.
+  document.getElementById("restart").addEventListener("click", function () {
+    if (busy) return;
+    setBusy(true);
+    fetch("api/chat/session", { method: "DELETE" })
+      .catch(function () { /* offline: the cookie stays, the server forgets it when it expires */ })
+      .then(function () {
+        started = false;
+        expiredShown = false;
+        after = 0;
+        try { localStorage.removeItem(AFTER_KEY); } catch (e) { /* nothing kept */ }
+        while (log.firstChild) log.removeChild(log.firstChild);
+        setBusy(false);
+        ask({ text: "/start" }, null);
+        input.focus();
+      });
+  });
+
   ask({ text: "/start" }, null);
-  poll();
   setInterval(poll, POLL_MS);
   document.addEventListener("visibilitychange", poll);
 })();
