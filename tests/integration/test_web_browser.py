@@ -10,10 +10,12 @@ import pytest
 
 from bot.assistant.rasa import RasaClient
 from bot.channels.web.chat import WebChannel
+from bot.channels.web.sessions import COOKIE, token_hash, user_key_of
 from bot.conversation.router import ConversationRouter
 from tests.fakes import fake_rasa
 from tests.fakes.fake_rasa import FakeRasa
 from tests.fakes.stores import file_store
+from tests.support import eventually
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -80,17 +82,26 @@ async def test_type_a_question_read_the_answer_press_a_button(site, page):
         "Ci sono centri estivi a Corbetta a luglio?",
         fake_rasa.CAMP_BUTTON["payload"],
     ]
-    user_id = await page.evaluate("localStorage.getItem('concilia.user')")
+    [session] = [c for c in await page.context.cookies() if c["name"] == COOKIE]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert COOKIE not in await page.evaluate("document.cookie")  # the page's script never sees it
+    user_id = user_key_of(token_hash(session["value"]))
     assert user_id and (await store.find_user("web", user_id)) is not None
     assert errors == []
 
 
-async def test_the_user_id_survives_a_reload_and_enter_sends(site, page):
+async def session_cookie(page) -> str:
+    [value] = [c["value"] for c in await page.context.cookies() if c["name"] == COOKIE]
+    return value
+
+
+async def test_the_session_survives_a_reload_and_enter_sends(site, page):
     from playwright.async_api import expect
 
     url, rasa, _ = site
     await page.goto(url)
-    first = await page.evaluate("localStorage.getItem('concilia.user')")
+    await expect(page.get_by_role("log")).to_contain_text("Sono Concilia")
+    first = await session_cookie(page)
     await page.reload()
     await expect(page.get_by_role("log")).to_contain_text("Sono Concilia")
 
@@ -100,7 +111,7 @@ async def test_the_user_id_survives_a_reload_and_enter_sends(site, page):
 
     await expect(page.get_by_role("log")).to_contain_text("Scusa, non ho capito bene.")
     await expect(page.locator(".msg.me").last).to_have_text("<b>che tempo fa?</b>")  # shown as text, not HTML
-    assert await page.evaluate("localStorage.getItem('concilia.user')") == first
+    assert await session_cookie(page) == first
     assert {sender for sender, _ in rasa.calls} and rasa.calls[-1][1] == "<b>che tempo fa?</b>"
 
 
@@ -144,7 +155,7 @@ async def test_an_operators_message_appears_by_itself_and_only_once(site_with_up
     await page.goto(url)
     log = page.get_by_role("log")
     await expect(log).to_contain_text("Sono Concilia")
-    user_id = await page.evaluate("localStorage.getItem('concilia.user')")
+    user_id = user_key_of(token_hash(await session_cookie(page)))
 
     await store.save(
         [
@@ -166,3 +177,29 @@ async def test_an_operators_message_appears_by_itself_and_only_once(site_with_up
     await expect(log).to_contain_text("Sono Concilia")
     await page.wait_for_timeout(3500)  # at least one more poll
     assert await page.locator(".msg.pushed").count() == 0
+
+
+async def test_new_conversation_starts_again_with_another_session(site, page):
+    """For a shared computer: "Nuova conversazione" empties the page and the next person gets a new
+    session cookie."""
+    from playwright.async_api import expect
+
+    url, _rasa, _store = site
+    await page.goto(url)
+    log = page.get_by_role("log")
+    await expect(log).to_contain_text("Sono Concilia")
+    await page.get_by_label("La tua domanda").fill("Ci sono centri estivi a Corbetta a luglio?")
+    await page.get_by_role("button", name="Invia").click()
+    await expect(log).to_contain_text(fake_rasa.CAMP_TEXT)
+    before = await session_cookie(page)
+
+    await page.get_by_role("button", name="Nuova conversazione").click()
+
+    await expect(log).to_contain_text("Sono Concilia")
+    await expect(log).not_to_contain_text(fake_rasa.CAMP_TEXT)  # the last person's chat is gone
+    await eventually(lambda: session_cookie_changed(page, before), what="a new session cookie")
+
+
+async def session_cookie_changed(page, before: str) -> bool:
+    values = [c["value"] for c in await page.context.cookies() if c["name"] == COOKIE]
+    return len(values) == 1 and values != [before]

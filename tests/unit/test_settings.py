@@ -24,6 +24,16 @@ ENV_NAMES = [
     "RASA_TIMEOUT",
     "WEB_HOST",
     "WEB_PORT",
+    "WEB_SESSION_IDLE_MINUTES",
+    "WEB_SESSIONS_PER_ADDRESS_PER_HOUR",
+    "WEB_MESSAGES_PER_ADDRESS_PER_MINUTE",
+    "WEB_SESSIONS_PER_HOUR",
+    "WEB_MESSAGES_PER_MINUTE",
+    "WEB_TRUSTED_PROXIES",
+    "WEB_API_KEY",
+    "WEB_FRAME_ANCESTORS",
+    "WEB_ACCESS_LOG",
+    "HANDOFF_TICKETS_PER_ADDRESS",
     "RETENTION_DAYS",
     "RATE_LIMIT_PER_MINUTE",
     "LOG_LEVEL",
@@ -193,3 +203,45 @@ def test_log_filter_redacts_secrets_wherever_they_appear(caplog):
     handler_filter.filter(record)
 
     assert TG_TOKEN not in record.getMessage() and "bot***/getMe" in record.getMessage()
+
+
+def test_web_chat_limits_and_their_names(monkeypatch):
+    s = Settings()
+    assert (s.web_sessions_per_address_per_hour, s.web_messages_per_address_per_minute) == (30, 60)
+    assert s.handoff_tickets_per_address == 3 and s.web_frame_ancestors == "'self'"
+    assert s.web_api_key is None and s.web_trusted_proxies == "" and not s.web_access_log
+
+    monkeypatch.setenv("WEB_SESSIONS_PER_ADDRESS_PER_HOUR", "5000")
+    monkeypatch.setenv("WEB_MESSAGES_PER_ADDRESS_PER_MINUTE", "9000")
+    monkeypatch.setenv("WEB_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")
+    monkeypatch.setenv("WEB_FRAME_ANCESTORS", "'self'  https://www.comune.example.org")
+    monkeypatch.setenv("WEB_API_KEY", "a-long-random-key-for-the-town-0123")
+    raised = Settings()
+
+    assert (raised.web_sessions_per_address_per_hour, raised.web_messages_per_address_per_minute) == (
+        5000,
+        9000,
+    )
+    assert raised.web_frame_ancestors == "'self' https://www.comune.example.org"
+    assert "a-long-random-key" not in repr(raised)
+    assert "a-long-random-key-for-the-town-0123" in raised.secret_values()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("WEB_TRUSTED_PROXIES", "127.0.0.1, nginx", "WEB_TRUSTED_PROXIES"),
+        ("WEB_FRAME_ANCESTORS", "'self'; script-src *", "WEB_FRAME_ANCESTORS"),
+        ("WEB_FRAME_ANCESTORS", "*", "WEB_FRAME_ANCESTORS"),
+        ("WEB_API_KEY", "short", "WEB_API_KEY"),
+        ("WEB_API_KEY", "changeme", "WEB_API_KEY"),
+        ("WEB_MESSAGES_PER_ADDRESS_PER_MINUTE", "0", "greater than or equal to 1"),
+    ],
+)
+def test_bad_web_chat_settings_are_refused_saying_which(monkeypatch, name, value, says):
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValidationError) as exc:
+        Settings()
+
+    assert says in errors_of(exc)
