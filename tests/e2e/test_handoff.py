@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.channels.web.sessions import COOKIE, token_hash, user_key_of
+from bot.channels.web.sessions import COOKIE, user_key_of
 from bot.handoff import texts as txt
 from harness.stack import CONCILIA, ROOT, Gateway, start_gateway
 from knowledge import load
@@ -340,7 +340,7 @@ def test_a_web_chat_handoff(stack):
     web = httpx.Client(base_url=s.web.base_url, timeout=60)  # a browser of her own: her own session
     abbiatense = KB.partners["asp-abbiatense"].name
     first = web.post("/api/chat", json={"text": "vorrei parlare con un operatore"}).json()
-    user = user_key_of(token_hash(web.cookies[COOKIE]))
+    user = user_key_of(web.cookies[COOKIE])
     assert first["replies"][0]["text"] == txt.ASK_TOWN
     topics_before = s.tg.count(group, "createForumTopic")
     opened = web.post("/api/chat", json={"text": "Abbiategrasso"}).json()

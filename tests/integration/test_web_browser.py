@@ -10,7 +10,7 @@ import pytest
 
 from bot.assistant.rasa import RasaClient
 from bot.channels.web.chat import WebChannel
-from bot.channels.web.sessions import COOKIE, token_hash, user_key_of
+from bot.channels.web.sessions import COOKIE, user_key_of
 from bot.conversation.router import ConversationRouter
 from tests.fakes import fake_rasa
 from tests.fakes.fake_rasa import FakeRasa
@@ -85,7 +85,7 @@ async def test_type_a_question_read_the_answer_press_a_button(site, page):
     [session] = [c for c in await page.context.cookies() if c["name"] == COOKIE]
     assert session["httpOnly"] and session["sameSite"] == "Strict"
     assert COOKIE not in await page.evaluate("document.cookie")  # the page's script never sees it
-    user_id = user_key_of(token_hash(session["value"]))
+    user_id = user_key_of(session["value"])
     assert user_id and (await store.find_user("web", user_id)) is not None
     assert errors == []
 
@@ -155,7 +155,7 @@ async def test_an_operators_message_appears_by_itself_and_only_once(site_with_up
     await page.goto(url)
     log = page.get_by_role("log")
     await expect(log).to_contain_text("Sono Concilia")
-    user_id = user_key_of(token_hash(await session_cookie(page)))
+    user_id = user_key_of(await session_cookie(page))
 
     await store.save(
         [

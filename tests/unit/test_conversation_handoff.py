@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.assistant.rasa import RasaClient
 from bot.channels.web.chat import TOO_MANY_SESSIONS, WebChannel, WebConfig
 from bot.channels.web.limits import Limits
-from bot.channels.web.sessions import COOKIE, token_hash, user_key_of
+from bot.channels.web.sessions import COOKIE, user_key_of
 from bot.conversation import texts
 from bot.conversation.router import ConversationRouter
 from bot.core.messages import Inbound
@@ -178,7 +178,7 @@ def web_channel(env, **config: Any) -> WebChannel:
 def session_key(http: TestClient) -> str:
     """The store's key of the person behind the client's session cookie."""
     cookie = next(c for c in http.session.cookie_jar if c.key == COOKIE)
-    return user_key_of(token_hash(cookie.value))
+    return user_key_of(cookie.value)
 
 
 async def test_a_web_person_gets_the_operators_messages_from_the_updates_endpoint(env):

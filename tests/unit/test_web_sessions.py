@@ -84,7 +84,7 @@ async def test_the_first_message_gets_a_session_cookie_with_the_right_flags(make
     assert "Secure" not in header  # plain http on loopback
     assert set_cookie(second) == ""  # the same session goes on
     users = await rows(http, User)
-    assert [u.channel_user_key for u in users] == [user_key_of(token_hash(cookie_of(http)))]
+    assert [u.channel_user_key for u in users] == [user_key_of(cookie_of(http))]
 
 
 async def test_the_store_keeps_only_a_hash_of_the_token(make):
@@ -95,6 +95,8 @@ async def test_the_store_keeps_only_a_hash_of_the_token(make):
     sessions = await rows(http, WebSession)
 
     assert [s.token_hash for s in sessions] == [token_hash(token)]
+    [person] = await rows(http, User)
+    assert person.channel_user_key[2:] not in sessions[0].token_hash  # the row says nothing of whose it is
 
     def everything(s: Any) -> str:
         tables = [r[0] for r in s.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))]
@@ -158,7 +160,7 @@ async def test_a_made_up_token_is_never_taken_over(make):
 
     assert poll.status == 401 and (await poll.json())["error"] == web.NO_SESSION
     assert made_up not in set_cookie(res) and set_cookie(res).startswith(f"{COOKIE}=")
-    assert [u.channel_user_key for u in await rows(http, User)] != [user_key_of(token_hash(made_up))]
+    assert [u.channel_user_key for u in await rows(http, User)] != [user_key_of(made_up)]
 
 
 async def test_new_conversation_forgets_the_session_on_the_device_and_on_the_server(make):

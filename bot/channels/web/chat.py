@@ -67,7 +67,6 @@ from bot.channels.web.sessions import (
     SessionState,
     SessionStore,
     TooManySessions,
-    token_hash,
     user_key_of,
 )
 from bot.core.messages import Inbound, Turn
@@ -289,7 +288,7 @@ class WebChannel:
         token = request.cookies.get(COOKIE)
         state = await self.sessions.state(token)
         if state is SessionState.LIVE and token is not None:
-            return user_key_of(token_hash(token))
+            return user_key_of(token)
         response = _error(401, EXPIRED if state is SessionState.EXPIRED else NO_SESSION)
         if token is not None:
             self._drop_cookie(request, response)

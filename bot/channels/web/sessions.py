@@ -4,7 +4,8 @@ A browser without a session gets a random token (256 bits) in the ``concilia_ses
 ``HttpOnly``, ``SameSite=Strict``, ``Path=/``, and ``Secure`` when the page is served over HTTPS (directly,
 or by a trusted proxy that says so in ``X-Forwarded-Proto``). The token never travels in a URL. The
 server keeps only its SHA-256 hash, with when it was issued and last used; the person's key in the store
-(``user_key``) is derived from that hash, so whoever reads the database cannot rebuild a cookie.
+(``user_key``) is another hash of the token, so whoever reads the database can neither rebuild a cookie
+nor tell which session row belongs to which person.
 
 A session idle for longer than ``WEB_SESSION_IDLE_MINUTES`` is over: its next message starts a new one
 (with a new token), its next poll is refused. A token the server never issued (made up, or of a session
@@ -50,9 +51,10 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
-def user_key_of(hashed: str) -> str:
-    """The person's key in the store for a session: from the token's hash, never the token."""
-    return "s-" + hashed[:40]
+def user_key_of(token: str) -> str:
+    """The person's key in the store for a session: a hash of the token other than the one kept for the
+    session, so the sessions table cannot be linked to the person (nor the person to her cookie)."""
+    return "s-" + hashlib.sha256(f"concilia-person:{token}".encode("ascii")).hexdigest()[:40]
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class Sessions:
         state = await self.state(token)
         if state is SessionState.LIVE:
             assert token is not None
-            return Session(user_key_of(token_hash(token)))
+            return Session(user_key_of(token))
         refused = may_open()
         if refused is not None:
             raise TooManySessions(refused)
@@ -107,7 +109,7 @@ class Sessions:
                 await self.store.create(hashed, self.clock(), self.idle)
             except Exception as exc:
                 log.warning("cannot store a new web session: %s", exc)
-        return Session(user_key_of(hashed), fresh, renewed=state is SessionState.EXPIRED)
+        return Session(user_key_of(fresh), fresh, renewed=state is SessionState.EXPIRED)
 
     async def forget(self, token: str | None) -> None:
         """The session is over (the person pressed "Nuova conversazione", or it expired)."""
