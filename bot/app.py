@@ -82,6 +82,8 @@ async def build(settings: Settings) -> Gateway:
         timeouts=Timeouts(
             unclaimed_after=settings.handoff_unclaimed_seconds,
             silent_after=settings.handoff_silent_seconds,
+            waiting_expires_after=settings.handoff_waiting_expire_seconds,
+            queue_cap=settings.handoff_queue_cap,
             invite_ttl=timedelta(hours=settings.invite_ttl_hours),
         ),
         tickets_per_address=settings.handoff_tickets_per_address,

@@ -142,6 +142,11 @@ class Settings(BaseSettings):
     # announced again; an assigned ticket silent this long is closed; timers are checked this often.
     handoff_unclaimed_seconds: float = Field(default=600.0, gt=0)
     handoff_silent_seconds: float = Field(default=86_400.0, gt=0)
+    # A ticket nobody claimed for this many seconds of office hours (16 hours: about two working days)
+    # expires (the person gets the partner's contacts); at most
+    # this many tickets wait per partner (past it the person gets the contacts instead of a ticket).
+    handoff_waiting_expire_seconds: float = Field(default=57_600.0, gt=0)
+    handoff_queue_cap: int = Field(default=30, ge=1, le=10_000)
     handoff_check_every: float = Field(default=30.0, gt=0, le=3600)
     invite_ttl_hours: float = Field(default=72.0, gt=0, le=24 * 365)
     # Tests only: the gateway's clock starts at this instant (ISO 8601 with its UTC offset) and runs on.

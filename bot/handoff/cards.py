@@ -65,6 +65,7 @@ class WithCards(HandoffCore):
             assigned=ticket.assigned_name,
             office=office,
             channel=ticket.channel,
+            close_reason=ticket.close_reason,
         )
 
     async def _question(self, user_id: int) -> str | None:

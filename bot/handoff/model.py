@@ -11,7 +11,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum, StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from knowledge import Partner
 
 # A request for a person waiting for the town is forgotten after this (by the flow when she writes, by
 # the retention purge otherwise).
@@ -214,6 +217,7 @@ class Card:
     assigned: str | None
     office: str | None  # "ufficio chiuso..." when the person was told to wait for the opening
     channel: str
+    close_reason: str | None = None  # why it ended ("unclaimed": nobody took it in time)
 
     @property
     def title(self) -> str:
@@ -265,6 +269,8 @@ class Outcome:
 class Timeouts:
     unclaimed_after: float = 600.0  # seconds of office hours
     silent_after: float = 86_400.0  # seconds
+    waiting_expires_after: float = 57_600.0  # seconds of office hours a ticket may wait, then it expires
+    queue_cap: int = 30  # waiting tickets per partner; past it the person gets the partner's contacts
     invite_ttl: timedelta = timedelta(hours=72)
 
 
@@ -281,3 +287,10 @@ class TooManyOpen(Exception):
 def origin_of(address: str) -> str:
     """What a ticket keeps of the address it came from, while it is open: a hash, never the address."""
     return hashlib.sha256(f"concilia-origin:{address}".encode()).hexdigest()
+
+
+def partner_contacts(partner: Partner) -> str | None:
+    """A partner's contacts in one line, for the person ("tel. …, e-mail, web"), None if it has none."""
+    c = partner.contacts
+    found = ", ".join(x for x in (c.phone and f"tel. {c.phone}", c.email, c.web) if x)
+    return found or None

@@ -26,6 +26,7 @@ from bot.handoff.model import (
     TooManyOpen,
     display_name,
     origin_of,
+    partner_contacts,
 )
 from bot.handoff.office_hours import availability
 
@@ -119,7 +120,10 @@ class PersonFlow(WithCards):
         partner, group = await self._reachable(partner)
         if group is None or not self.desks:
             log.warning("no operators' group for partner %s: the person gets the contacts", partner.id)
-            return [Reply(txt.no_operators(partner.name, _contacts(partner)))]
+            return [Reply(txt.no_operators(partner.name, partner_contacts(partner)))]
+        if await self.tickets.waiting_count(partner.id) >= self.timeouts.queue_cap:
+            log.warning("partner %s: %d tickets waiting, no more", partner.id, self.timeouts.queue_cap)
+            return [Reply(txt.queue_full(partner.name, partner_contacts(partner)))]
         now = self.clock()
         origin = origin_of(person.address) if person.address else None
         try:
@@ -136,7 +140,9 @@ class PersonFlow(WithCards):
             )
         except TooManyOpen:
             log.warning("open tickets cap reached for one address: no ticket for partner %s", partner.id)
-            return [Reply(txt.too_many_open(partner.name, _contacts(partner), self.tickets_per_address))]
+            return [
+                Reply(txt.too_many_open(partner.name, partner_contacts(partner), self.tickets_per_address))
+            ]
         if not created:
             return [Reply(txt.ALREADY_WAITING, (txt.LEAVE_BUTTON,))]
         log.info("ticket %d opened for partner %s", ticket.id, partner.id)
@@ -211,9 +217,3 @@ class PersonFlow(WithCards):
             for desk in self.desks:
                 desk.erased(erased)
             log.info("erased %d ticket(s) on the person's request", len(erased))
-
-
-def _contacts(partner: Partner) -> str | None:
-    c = partner.contacts
-    found = ", ".join(x for x in (c.phone and f"tel. {c.phone}", c.email, c.web) if x)
-    return found or None

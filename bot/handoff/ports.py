@@ -31,6 +31,11 @@ class OperatorsDesk(Protocol):
 
     def erased(self, tickets: list[ErasedTicket]) -> None: ...
 
+    def reannounced(self, partner_id: str, tickets: list[tuple[TicketView, Card]], text: str) -> None:
+        """Tickets of one partner nobody claimed, announced again: one message for all of them (``text``),
+        and each card brought up to date."""
+        ...
+
 
 class PersonSender(Protocol):
     """How to reach a person on one channel outside an answer."""

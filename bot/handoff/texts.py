@@ -116,6 +116,27 @@ HANDOFF_UNAVAILABLE = (
 )
 
 
+def queue_full(partner: str, contacts: str | None) -> str:
+    text = (
+        f"Mi dispiace: in questo momento gli operatori di {partner} hanno già molte richieste in attesa "
+        "e non riesco ad aggiungere la tua."
+    )
+    if contacts:
+        text += f" Puoi contattarli direttamente: {contacts}."
+    return text + " Puoi riprovare più tardi, e intanto continuare a scrivermi."
+
+
+def unclaimed_expired(partner: str, contacts: str | None, after: str) -> str:
+    text = (
+        f"Mi dispiace: in {after} di orario d'ufficio nessun operatore di {partner} è riuscito "
+        "a prendere la tua richiesta, "
+        "quindi l'ho chiusa."
+    )
+    if contacts:
+        text += f" Puoi contattarli direttamente: {contacts}."
+    return text + " Sei di nuovo con l'assistente: chiedimi pure quello che vuoi."
+
+
 def still_in_queue(partner: str, position: int) -> str:
     return (
         f"Gli operatori di {partner} sono ancora tutti occupati: nessuno ha ancora preso la tua richiesta. "
@@ -212,8 +233,25 @@ def left_notice(name: str) -> str:
     return f"{name} ha chiuso la richiesta ed è di nuovo con l'assistente."
 
 
-def reannounce(ticket_id: int, waited: str) -> str:
-    return f"La richiesta n. {ticket_id} aspetta da {waited} in orario di ufficio: chi la prende?"
+def reannounce(ticket_ids: list[int], waited: str) -> str:
+    """One message for every ticket announced again in the same check."""
+    if len(ticket_ids) == 1:
+        return f"La richiesta n. {ticket_ids[0]} aspetta da {waited} in orario di ufficio: chi la prende?"
+    numbers = ", ".join(f"n. {i}" for i in ticket_ids)
+    return (
+        f"{len(ticket_ids)} richieste aspettano da {waited} in orario di ufficio: {numbers}. Chi le prende?"
+    )
+
+
+UNCLAIMED_REASON = "unclaimed"
+UNCLAIMED_STATE = "scaduta: nessuno l'ha presa"
+
+
+def unclaimed_expired_notice(after: str) -> str:
+    return (
+        f"Richiesta chiusa: nessuno l'ha presa in {after} di orario d'ufficio. "
+        "Alla persona è stato detto, con i vostri contatti."
+    )
 
 
 def blocked_notice(name: str) -> str:

@@ -118,6 +118,15 @@ class TicketStore:
     async def open_tickets(self) -> list[TicketView]:
         return await self.db.read(lambda s: tickets_where(s, Ticket.state.in_(OPEN_STATES)))
 
+    async def waiting_count(self, partner_id: str) -> int:
+        """How many tickets of the partner wait for an operator."""
+        query = (
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.partner_id == partner_id, Ticket.state == WAITING)
+        )
+        return await self.db.read(lambda s: int(s.scalar(query) or 0))
+
     async def position(self, ticket_id: int) -> int:
         """1 for the first waiting ticket of its partner, 2 for the next..., 0 when not waiting."""
 

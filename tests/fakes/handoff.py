@@ -43,6 +43,9 @@ class RecordingDesk:
     def erased(self, tickets: list[ErasedTicket]) -> None:
         self.calls.append(("erased", [e.ticket.id for e in tickets]))
 
+    def reannounced(self, partner_id: str, tickets: list[tuple[TicketView, Card]], text: str) -> None:
+        self.calls.append(("reannounced", text))
+
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.calls]
 

@@ -20,6 +20,7 @@ from bot.channels.telegram.build import build_telegram
 from bot.conversation.router import ConversationRouter
 from bot.core.ratelimit import RateLimiter
 from bot.handoff import texts as txt
+from bot.handoff.model import Person, Timeouts
 from bot.handoff.office_hours import ROME
 from bot.handoff.service import HandoffService
 from bot.store import NewMessage, Store, new_sender_id
@@ -377,3 +378,61 @@ async def test_coda_with_many_tickets_is_split_across_messages_and_lists_them_al
     assert len(parts) >= 2 and all(len(p) <= 4096 for p in parts)  # more than one message fits
     listed = " ".join(parts)
     assert all(f"n. {n} " in listed for n in numbers)
+
+
+async def web_tickets(env, count: int) -> list[int]:
+    """``count`` web people each with a waiting ticket (topic and card made); their numbers."""
+    numbers = []
+    for i in range(count):
+        ref = await env.store.save(
+            [NewMessage("web", f"web-{i}", "in", new_sender_id(), text="una persona", first_name=None)]
+        )
+        person = Person(ref.id, "web", f"web-{i}", None)
+        await env.service.request(person, {"topic": "school_closure", "territory": "magentino"})
+        numbers.append((await env.service.open_ticket(ref.id)).id)
+    for number in numbers:
+
+        async def carded(n: int = number) -> bool:
+            place = await env.service.desk_places.place(n)
+            return place is not None and place.card_message_id is not None
+
+        await eventually(carded, what=f"ticket {number}'s card in its topic")
+    return numbers
+
+
+async def test_tickets_announced_again_together_are_one_message_in_the_group(tg):
+    env = tg
+    numbers = await web_tickets(env, 3)
+    before = len(env.fake.sent(chat_id=GROUP, method="sendMessage"))
+    env.service.clock.advance(minutes=11)
+
+    await env.service.check_timeouts()
+
+    [batch] = (await sent_to(env, GROUP, count=before + 1))[before:]
+    assert "message_thread_id" not in batch["params"]  # one message in General, not one per topic
+    assert batch["params"]["text"].endswith(txt.reannounce(numbers, "10 minuti"))
+    assert all(f"n. {n}" in batch["params"]["text"] for n in numbers)
+
+
+async def test_a_ticket_nobody_claims_expires_its_topic_closed_and_its_card_says_so(tg):
+    env = tg
+    [number] = await web_tickets(env, 1)
+    thread = (await env.service.desk_places.place(number)).thread_id
+    env.service.timeouts = Timeouts(600, 86_400, waiting_expires_after=3600)
+    env.service.clock.advance(hours=1, minutes=1)
+
+    await env.service.check_timeouts()
+
+    await eventually(
+        lambda: env.fake.state()["chats"][str(GROUP)]["topics"][str(thread)]["closed"] is True,
+        what="the topic closed",
+    )
+    card = next(
+        m for m in env.fake.api.messages(GROUP) if m.get("text", "").startswith(f"Richiesta n. {number}")
+    )
+    assert f"Stato: {txt.UNCLAIMED_STATE}" in card["text"]
+    topic_texts = [
+        m.get("text", "") for m in env.fake.api.messages(GROUP) if m.get("message_thread_id") == thread
+    ]
+    assert any(txt.unclaimed_expired_notice("1 ora") in t for t in topic_texts)
+    assert (await env.service.tickets.get(number)).state == "expired"

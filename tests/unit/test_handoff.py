@@ -5,15 +5,15 @@ person and the operators notice it, timeouts, invite codes."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
 from bot.handoff import texts as txt
-from bot.handoff.model import Delivery, OperatorContent, Person, Timeouts
-from bot.handoff.office_hours import ROME
+from bot.handoff.model import Delivery, OperatorContent, Person, Timeouts, partner_contacts
+from bot.handoff.office_hours import ROME, open_seconds_between
 from bot.handoff.service import HandoffService
 from bot.store import NewMessage, new_sender_id
 from bot.store.models import Ticket
@@ -372,7 +372,7 @@ async def test_unclaimed_in_office_hours_is_announced_again_and_the_person_told_
 
     h.clock.advance(minutes=2)
     await h.service.check_timeouts()
-    assert h.desk.of("notice") == [txt.reannounce(ticket.id, "10 minuti")]
+    assert h.desk.of("reannounced") == [txt.reannounce([ticket.id], "10 minuti")]
     [told] = h.sender.texts()
     assert told.startswith(
         "Gli operatori di Azienda consortile del Magentino (esempio) sono ancora tutti occupati"
@@ -381,7 +381,7 @@ async def test_unclaimed_in_office_hours_is_announced_again_and_the_person_told_
 
     h.clock.advance(minutes=11)
     await h.service.check_timeouts()
-    assert len(h.desk.of("notice")) == 2 and len(h.sender.texts()) == 1  # announced again; told only once
+    assert len(h.desk.of("reannounced")) == 2 and len(h.sender.texts()) == 1  # again; told only once
 
 
 async def test_out_of_hours_the_unclaimed_timer_waits_for_the_opening(h):
@@ -389,10 +389,10 @@ async def test_out_of_hours_the_unclaimed_timer_waits_for_the_opening(h):
     await open_ticket(h)
     h.clock.now = datetime(2026, 11, 30, 9, 3, tzinfo=ROME)  # Monday, 3 minutes after opening
     await h.service.check_timeouts()
-    assert h.desk.of("notice") == []
+    assert h.desk.of("reannounced") == []
     h.clock.now = datetime(2026, 11, 30, 9, 6, tzinfo=ROME)  # 5 + 6 minutes of office hours
     await h.service.check_timeouts()
-    assert len(h.desk.of("notice")) == 1
+    assert len(h.desk.of("reannounced")) == 1
 
 
 async def test_a_claimed_ticket_silent_for_a_day_expires_with_a_message_to_both(h):
@@ -409,6 +409,52 @@ async def test_a_claimed_ticket_silent_for_a_day_expires_with_a_message_to_both(
     assert (ended.state, ended.closed_by, ended.close_reason) == ("expired", "system", "silence")
     assert h.sender.texts()[-2:] == [txt.closed_for_silence("24 ore"), txt.RATE_QUESTION]
     assert h.desk.of("ended") == [txt.expired_notice("24 ore")]
+
+
+async def test_tickets_announced_again_in_one_check_are_one_message_per_partner(h):
+    tickets = [(await open_ticket(h, str(40 + i), name=f"P{i}"))[2] for i in range(3)]
+    h.clock.advance(minutes=11)
+
+    await h.service.check_timeouts()
+
+    assert h.desk.of("reannounced") == [txt.reannounce([t.id for t in tickets], "10 minuti")]
+    assert txt.reannounce([1, 2, 3], "10 minuti").startswith("3 richieste aspettano da 10 minuti")
+
+
+async def test_a_ticket_nobody_claims_expires_and_the_person_gets_the_contacts(h):
+    partner = KB.partners[MAGENTINO]
+    person, _, ticket = await open_ticket(h)
+    later = datetime(2026, 12, 3, 13, 0, tzinfo=ROME)  # Thursday
+    office = open_seconds_between(partner, ticket.created_at, later)  # of office hours only
+    assert 3600 < office < (later - ticket.created_at).total_seconds()
+    h.service.timeouts = Timeouts(600, 86_400, waiting_expires_after=office)
+    h.clock.now = later - timedelta(minutes=1)
+    await h.service.check_timeouts()
+    assert (await h.service.open_ticket(person.user_id)) is not None
+
+    h.clock.now = later
+    await h.service.check_timeouts()
+
+    ended = await h.service.tickets.get(ticket.id)
+    assert (ended.state, ended.close_reason) == ("expired", txt.UNCLAIMED_REASON)
+    after = txt.duration(office)
+    assert h.sender.texts()[-1] == txt.unclaimed_expired(partner.name, partner_contacts(partner), after)
+    assert partner.contacts.phone in h.sender.texts()[-1]
+    assert h.desk.of("ended") == [txt.unclaimed_expired_notice(after)]
+    assert await h.service.open_ticket(person.user_id) is None
+
+
+async def test_past_the_partners_queue_cap_the_person_gets_the_contacts_not_a_ticket(h):
+    h.service.timeouts = Timeouts(600, 86_400, queue_cap=2)
+    await open_ticket(h, "41")
+    await open_ticket(h, "42")
+
+    person, [reply], ticket = await open_ticket(h, "43", name="Terza")
+
+    partner = KB.partners[MAGENTINO]
+    assert reply.text == txt.queue_full(partner.name, partner_contacts(partner))
+    assert partner.contacts.phone in reply.text
+    assert ticket is None and len(await h.service.tickets.open_tickets()) == 2
 
 
 # --- codes ------------------------------------------------------------------------------------------------

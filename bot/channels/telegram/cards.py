@@ -35,6 +35,8 @@ def render_card(card: Card) -> str:
     state = txt.STATE_NAMES.get(card.state, card.state)
     if card.state == TicketState.ASSIGNED and card.assigned:
         state = f"presa da {card.assigned}"
+    elif card.state == TicketState.EXPIRED and card.close_reason == txt.UNCLAIMED_REASON:
+        state = txt.UNCLAIMED_STATE
     tail = [f"Stato: <b>{esc(state)}</b>"]
     if card.office:
         tail.insert(0, esc(card.office))

@@ -101,6 +101,11 @@ class TelegramDesk:
         for erased in tickets:
             self.jobs.submit(erased.ticket.id, partial(self._erase, erased))
 
+    def reannounced(self, partner_id: str, tickets: list[tuple[TicketView, Card]], text: str) -> None:
+        for ticket, card in tickets:  # the cards quietly (edits notify nobody)
+            self.jobs.submit(ticket.id, partial(self._card_only, ticket.id, card))
+        self.jobs.submit(f"partner:{partner_id}", partial(self._to_group, partner_id, NOTICE + text))
+
     async def _announce(self, ticket_id: int) -> None:
         ticket = await self.service.ticket(ticket_id)
         if ticket is None or not ticket.is_open:
@@ -157,6 +162,21 @@ class TelegramDesk:
         if end and placed is not None and place is not None:
             with contextlib.suppress(TelegramError):
                 await self.telegram.call(lambda: self.bot.close_forum_topic(place.chat_id, place.thread_id))
+
+    async def _card_only(self, ticket_id: int, card: Card) -> None:
+        ticket = await self.service.ticket(ticket_id)
+        if ticket is not None:
+            await self._refresh_card(ticket, card)
+
+    async def _to_group(self, partner_id: str, text: str) -> None:
+        """One message in the partner's group, outside the tickets' topics (its General topic)."""
+        group = await self.service.group_of(partner_id)
+        if group is None:
+            return
+        try:
+            await self.telegram.text(group.chat_id, text)
+        except TelegramError as exc:
+            log.warning("partner %s: message to the group not sent: %s", partner_id, exc)
 
     async def _erase(self, erased: ErasedTicket) -> None:
         ticket, place = erased.ticket, erased.place
