@@ -241,3 +241,23 @@ async def test_webhook_mode_checks_the_secret_token(fake_tg: FakeTelegramServer)
 
     assert (wrong.status, missing.status) == (403, 403)
     assert [(m.text, m.first_name) for m in router.seen] == [("ciao dal webhook", "Marco")]
+
+
+async def test_button_presses_over_the_limit_get_no_reply_and_reach_nothing(
+    fake_tg: FakeTelegramServer,
+) -> None:
+    menu = Turn(replies=[Reply("Scegli un argomento.", (Button("Nidi serali", "/nidi"),))])
+    router = RecordingRouter(lambda msg: menu)
+    async with running(fake_tg, router, telegram_typing_delay=0, rate_limit_per_minute=5):
+        fake_tg.user_message(user_id=PERSON, text="/start")
+        await fake_tg.wait_sent(chat_id=PERSON)
+        for _ in range(12):
+            fake_tg.user_message(user_id=PERSON, callback_data="/nidi")
+        await eventually(
+            lambda: len(fake_tg.sent(method="answerCallbackQuery")) == 12, what="every press acknowledged"
+        )
+        await fake_tg.wait_sent(chat_id=PERSON, count=6)
+
+    presses = [m for m in router.seen if m.payload == "/nidi"]
+    assert len(presses) == 5  # the router (and so the database) saw only the presses within the limit
+    assert len(fake_tg.sent(chat_id=PERSON, method="sendMessage")) == 6  # /start's answer and five more

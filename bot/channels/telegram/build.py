@@ -95,6 +95,7 @@ def build_telegram(
         builder = builder.updater(None)
     application = builder.build()
     channel_options.setdefault("typing_delay", getattr(settings, "telegram_typing_delay", 0.5))
+    channel_options.setdefault("buttons_per_minute", getattr(settings, "rate_limit_per_minute", 20))
     callbacks = channel_options.pop("callbacks", None)
     if callbacks is None:  # not `or`: an empty store is falsy (it has a length)
         callbacks = CallbackStore()

@@ -20,6 +20,8 @@ Wiring (the one place where the PTB ``Application`` is built) is
 * Button payloads longer than Telegram's 64-byte ``callback_data`` travel as a short key whose payload
   is kept in the database, shared by every gateway (see :mod:`bot.channels.telegram.callbacks`): the keys of
   a turn are written before it is sent; a key nobody knows gets a kind request to write the question again.
+* Button presses past the person's flood limit (``buttons_per_minute``) cost nothing: the press is
+  acknowledged to Telegram and dropped, with no reply and nothing read or written in the database.
 * With a handoff service, the operators' side (groups, forum topics, registration) is added by
   :mod:`bot.channels.telegram.operators`; its handlers run before these. A handler error never stops the
   application.
@@ -54,6 +56,7 @@ from bot.channels.telegram.send import TelegramSend
 from bot.channels.telegram.typing_indicator import TypingIndicator
 from bot.core import commands
 from bot.core.messages import Inbound, Reply, Turn
+from bot.core.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +133,7 @@ class TelegramChannel:
         retry_backoff: float = 0.5,
         start_attempts: int = 5,
         operators: Any = None,
+        buttons_per_minute: int = 20,
     ) -> None:
         self.application = application
         self.operators = operators
@@ -141,6 +145,8 @@ class TelegramChannel:
         self.polling_timeout = polling_timeout
         self.telegram = TelegramSend(lambda: application.bot, attempts=send_attempts, backoff=retry_backoff)
         self.start_attempts = start_attempts
+        # button presses past the person's flood limit cost nothing: no reply, no database
+        self.buttons = RateLimiter(buttons_per_minute)
         self._webhook_runner: web.AppRunner | None = None
         self._started = False
         self._add_handlers()
@@ -315,6 +321,8 @@ class TelegramChannel:
             await query.answer()  # stops the little clock on the button
         except TelegramError as exc:
             log.debug("answerCallbackQuery failed: %s", exc)
+        if not self.buttons.allow(chat_id):
+            return  # over the limit: nothing read, nothing stored, nothing said
         payload = await self.callbacks.resolve(query.data or "")
         if not payload:
             await self.send_turn(chat_id, Turn(replies=[Reply(TEXT_BUTTON_EXPIRED)]))
