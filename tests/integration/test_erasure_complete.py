@@ -1,11 +1,13 @@
 """Erasure is complete: a person who used every feature on Telegram (questions to the assistant, the town
 question, a ticket with relays both ways in a topic, a rating, messages taken in by other gateways while the
-database was away) confirms /cancella. Then nothing of hers is anywhere: in no table, in no byte of the
-database file or its WAL, in no spool file, in no Rasa conversation; her topic is renamed to the ticket's
-number and closed; a gateway that held her messages in its spool during the erase does not write them back.
+database was away) confirms /cancella, and so does one on the web chat (cookie session, the same features,
+the operator's messages fetched as updates). Then nothing of theirs is anywhere: in no table, in no byte of
+the database file or its WAL, in no spool file, in no Rasa conversation; the topic is renamed to the
+ticket's number and closed; a gateway that held her messages in its spool during the erase does not write
+them back.
 
-The real PTB dispatcher against the fake Telegram server, the real router, handoff and SQLite file; a fake
-Rasa (tests/actions/test_tracker_store.py checks the real tracker store's file)."""
+The real PTB dispatcher against the fake Telegram server, the real router, handoff, web channel and SQLite
+file; a fake Rasa (tests/actions/test_tracker_store.py checks the real tracker store's file)."""
 
 from __future__ import annotations
 
@@ -13,15 +15,18 @@ import os
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import inspect, text
 
 from bot.assistant.rasa import RasaClient
+from bot.channels.web.chat import WebChannel
 from bot.conversation import texts
 from bot.conversation.router import ConversationRouter
 from bot.core.messages import Inbound
 from bot.handoff import texts as txt
 from bot.store import Store, make_engine
 from bot.store.spool import Spool
+from bot.store.web_sessions import WebSessionStore
 from tests.fakes.stores import file_store
 from tests.integration.test_telegram_handoff import (
     GIULIA,
@@ -159,23 +164,81 @@ async def _use_everything_then_erase(env, tmp_path: Path, real_dir: Path, db: Pa
     )
     assert env.fake.state()["chats"][str(GROUP)]["topics"][str(thread)]["closed"] is True
 
-    # every Rasa id she ever had is erased, and no conversation in Rasa holds her words
-    assert {first_id, outage_id, late_id} <= set(env.rasa.erased)
-    told = " ".join(m for messages in env.rasa.trackers.values() for m in messages)
-    for words in (SECRET, OUTAGE_WORDS, LATE_WORDS, PHONE):
-        assert words not in told
-
-    # no table, no byte of the database or its WAL, no spool file
+    assert {first_id, outage_id, late_id} <= set(env.rasa.erased)  # every Rasa id she ever had
     marks = (SECRET, OUTAGE_WORDS, LATE_WORDS, PHONE, "Giulia", first_id, outage_id, late_id)
+    nothing_left(env, db, marks, [b.spool_path, c.spool_path])
+    assert not [v for v in every_value(env.store) if v.endswith(f": {GIULIA}")]  # her Telegram id
+
+
+def nothing_left(env, db: Path, marks: tuple[str, ...], spools: list[Path]) -> None:
+    """None of ``marks`` in any Rasa conversation, any table, any byte of the database and its WAL, or
+    any spool file."""
+    told = " ".join(m for messages in env.rasa.trackers.values() for m in messages)
     values = every_value(env.store)
-    for mark in marks:
-        assert not [v for v in values if mark in v], mark
-    assert not [v for v in values if v.endswith(f": {GIULIA}")]  # her Telegram id
     assert os.path.getsize(db.with_name(db.name + "-wal")) == 0  # checkpointed and truncated
     raw = database_bytes(db)
+    spooled = b"".join(p.read_bytes() for p in spools if p.exists())
     for mark in marks:
+        assert mark not in told, mark
+        assert not [v for v in values if mark in v], mark
         assert mark.encode() not in raw, mark
-    for gw in (b, c):
-        spooled = gw.spool_path.read_bytes() if gw.spool_path.exists() else b""
-        for mark in marks:
-            assert mark.encode() not in spooled, mark
+        assert mark.encode() not in spooled, mark
+
+
+async def test_nothing_of_a_web_person_is_left_after_cancella(tmp_path: Path) -> None:
+    db = tmp_path / "concilia.db"
+    store = file_store(db)
+    try:
+        async with handoff_env(store) as env:
+            channel = WebChannel(env.router, updates=store.pushed_since, sessions=WebSessionStore(store))
+            async with TestClient(TestServer(channel.make_app())) as web:
+                await _web_person_uses_everything_then_erases(env, web, db)
+    finally:
+        store.close()
+
+
+async def _web_person_uses_everything_then_erases(env, web: TestClient, db: Path) -> None:
+    async def say(**body: str) -> list[str]:
+        res = await web.post("/api/chat", json=body)
+        assert res.status == 200
+        return [r["text"] for r in (await res.json())["replies"]]
+
+    async def pushed() -> list[dict]:
+        res = await web.get("/api/chat/updates")
+        assert res.status == 200
+        return (await res.json())["replies"]
+
+    await say(text=f"centri estivi a Corbetta, mi chiamo {SECRET}")
+    assert await say(text="operatore") == [txt.ASK_TOWN]
+    await say(text="Corbetta")
+    [ticket] = await env.service.tickets.open_tickets()
+    [topic] = await sent_to(env, GROUP, "createForumTopic")
+    thread = topic["result"]["message_thread_id"]
+    await say(text=f"il mio numero è {PHONE}")
+    await eventually(
+        lambda: any(PHONE in m.get("text", "") for m in env.fake.api.messages(GROUP)), what="the relay"
+    )
+    press(env, MARCO, "Marco", f"h:claim:{ticket.id}")
+    in_topic(env, MARCO, "Marco", thread, f"Ti richiamo al {PHONE}.")
+    await eventually(lambda: _has(pushed, f"Ti richiamo al {PHONE}."), what="the operator's message")
+    press(env, MARCO, "Marco", f"h:close:{ticket.id}")
+    await eventually(lambda: _has(pushed, txt.RATE_QUESTION), what="the rating question")
+    assert await say(payload=f"concilia:rate:{ticket.id}:5") == [txt.RATED]
+    with env.store.engine.connect() as conn:
+        query = text("SELECT channel_user_key, rasa_sender_id FROM users WHERE channel = 'web'")
+        key, sender_id = conn.execute(query).one()
+
+    assert await say(text="/cancella") == [texts.ERASE_CONFIRM]
+    assert await say(payload=texts.ERASE_YES) == [texts.ERASED]
+
+    await eventually(
+        lambda: env.fake.state()["chats"][str(GROUP)]["topics"][str(thread)]["name"] == f"n. {ticket.id}",
+        what="the topic renamed",
+    )
+    assert sender_id in env.rasa.erased
+    assert await pushed() == []
+    nothing_left(env, db, (SECRET, PHONE, key, sender_id), [])
+
+
+async def _has(pushed, text_: str) -> bool:
+    return any(r["text"] == text_ for r in await pushed())
