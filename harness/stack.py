@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from bot.assistant.rasa import rasa_auth_headers
+
 ROOT = Path(__file__).resolve().parents[1]
 # the web chat's key for server-side clients (a load run names its many people with it; never a real key)
 WEB_API_KEY = "harness-web-api-key-not-a-secret-0123"
@@ -96,8 +98,13 @@ def start(name: str, cmd: list[str], env: dict[str, str], logdir: Path, append: 
     return Proc(name, popen, log)
 
 
-def rasa_env() -> dict[str, str]:
-    return {**os.environ, "SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+def rasa_env(token: str | None = None) -> dict[str, str]:
+    """The Rasa environment's variables; ``token``: the secret of Rasa's HTTP API, which
+    scripts/rasa_server.py reads from ``RASA_TOKEN`` (never from its command line)."""
+    env = {**os.environ, "SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if token is not None:
+        env["RASA_TOKEN"] = token
+    return env
 
 
 @dataclass
@@ -123,7 +130,7 @@ class RasaStack:
         return self.procs[1]
 
     def rasa_ready(self) -> bool:
-        r = httpx.get(f"{self.rasa_url}/status", params={"token": self.token}, timeout=2)
+        r = httpx.get(f"{self.rasa_url}/status", headers=rasa_auth_headers(self.token), timeout=2)
         return "model_file" in r.text
 
     def actions_ready(self) -> bool:
@@ -136,8 +143,8 @@ class RasaStack:
 
     def start_rasa(self, timeout: float = 240) -> None:
         assert self.logdir is not None and self.endpoints is not None
-        cmd = rasa_cmd(self.token, self.rasa_port, self.endpoints, self.launcher)
-        self.procs[1] = start("rasa", cmd, rasa_env(), self.logdir, append=True)
+        cmd = rasa_cmd(self.rasa_port, self.endpoints, self.launcher)
+        self.procs[1] = start("rasa", cmd, rasa_env(self.token), self.logdir, append=True)
         wait_until(self.rasa_ready, timeout, "Rasa to load the model", [self.procs[1]])
 
     def stop(self) -> None:
@@ -149,16 +156,16 @@ def actions_cmd(port: int) -> list[str]:
     return [str(RASA_BIN), "run", "actions", "--actions", "actions", "--port", str(port)]
 
 
-def rasa_cmd(token: str, port: int, endpoints: Path, launcher: Path | None = None) -> list[str]:
-    # ``launcher``: a Python file run by the Rasa environment's interpreter instead of the ``rasa`` script,
-    # taking the same arguments (scripts/rasa_server.py by default); None: the plain ``rasa`` script
-    head = [str(RASA_BIN.with_name("python")), str(launcher)] if launcher else [str(RASA_BIN)]
+def rasa_cmd(port: int, endpoints: Path, launcher: Path | None = RASA_LAUNCHER) -> list[str]:
+    """Rasa started as `make run` does: ``launcher`` (scripts/rasa_server.py) takes the ``rasa`` command's
+    arguments and sets the API's secret from ``RASA_TOKEN`` inside the process. ``launcher=None``: the same
+    launcher with ``--plain``, Rasa without the cached validator (the benchmarks' "before")."""
+    head = [str(launcher)] if launcher else [str(RASA_LAUNCHER), "--plain"]
     return [
+        str(RASA_BIN.with_name("python")),
         *head,
         "run",
         "--enable-api",
-        "--auth-token",
-        token,
         "-i",
         "127.0.0.1",
         "-p",
@@ -193,10 +200,9 @@ def start_rasa_stack(
     url = action_endpoint or f"http://127.0.0.1:{action_port}/webhook"
     # as endpoints.yml: the domain is not sent with every action call
     endpoints.write_text(f'action_endpoint:\n  url: "{url}"\n  enable_selective_domain: true\n')
-    env = rasa_env()
     t0 = time.monotonic()
-    actions = start("actions", actions_cmd(action_port), env, logdir)
-    rasa = start("rasa", rasa_cmd(token, rasa_port, endpoints, launcher), env, logdir)
+    actions = start("actions", actions_cmd(action_port), rasa_env(), logdir)
+    rasa = start("rasa", rasa_cmd(rasa_port, endpoints, launcher), rasa_env(token), logdir)
     stack = RasaStack(
         f"http://127.0.0.1:{rasa_port}",
         token,

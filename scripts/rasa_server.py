@@ -1,5 +1,14 @@
-"""Start Rasa (the same arguments as the ``rasa`` command) with the action server's answers validated by a
-validator built once. `make run` (scripts/run.sh) and the end-to-end tests start Rasa through this file.
+"""Start Rasa (the same arguments as the ``rasa`` command) with the secret of its HTTP API taken from the
+environment, and the action server's answers validated by a validator built once. `make run`
+(scripts/run.sh), the systemd unit, the Docker image and the end-to-end tests start Rasa through this file.
+
+The secret: Rasa protects its HTTP API (``/conversations``, ``/status``, ``/model``...) with a JSON Web
+Token when started with ``--jwt-secret``; the gateway signs one with the same secret and sends it in an
+``Authorization: Bearer`` header (bot/assistant/rasa.py). A secret on a command line can be read by every
+local user with ``ps``, so here it is read from ``RASA_TOKEN`` in the environment (systemd: the unit's
+``EnvironmentFile``, mode 600; `make run`: ``var/rasa_token``, mode 600) and handed to Rasa's argument
+parser inside this process; ``/proc/<pid>/cmdline`` never holds it. ``--auth-token`` (a token in the query
+string, which access logs keep) and ``--jwt-secret`` on the command line are refused.
 
 Rasa 3.6 checks every answer of the action server with ``jsonschema.validate(result, schema)``
 (``RemoteAction._validate_action_result``). That function first checks the *schema itself* against the
@@ -12,7 +21,10 @@ way, with the same error message when it does not match (tests/actions/test_rasa
 message went from about 85 ms to about 32 ms (bench/load/rasa_validation_ab.py, bench/RESULTS.md). Usage,
 in the Rasa environment::
 
-    .venv-rasa/bin/python scripts/rasa_server.py run --enable-api --auth-token ... --model models/...
+    RASA_TOKEN=... .venv-rasa/bin/python scripts/rasa_server.py run --enable-api --model models/...
+
+``--plain`` first (``scripts/rasa_server.py --plain run ...``): Rasa's own validation, for the benchmarks'
+"before".
 
 If a Rasa upgrade renames what is replaced here, :func:`install` fails loudly at start-up rather than
 silently running unvalidated.
@@ -21,8 +33,30 @@ silently running unvalidated.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Any
+
+SECRET_ENV = "RASA_TOKEN"
+JWT_METHOD = "HS256"  # what the gateway signs with (bot/assistant/rasa.py)
+SECRET_OPTIONS = ("--auth-token", "--jwt-secret", "--jwt-private-key")
+
+
+class LaunchError(Exception):
+    """Rasa must not start this way; the message says why."""
+
+
+def rasa_argv(argv: list[str], environ: dict[str, str]) -> list[str]:
+    """The ``rasa`` command's arguments for ``argv``, with the API's secret from ``environ`` added."""
+    for arg in argv:
+        if arg.split("=", 1)[0] in SECRET_OPTIONS:
+            raise LaunchError(f"{arg.split('=', 1)[0]} on the command line: put the secret in {SECRET_ENV}")
+    if argv[:1] != ["run"] or "--enable-api" not in argv:
+        return ["rasa", *argv]
+    secret = environ.get(SECRET_ENV, "").strip()
+    if len(secret) < 32:  # RFC 7518: an HS256 key of at least 256 bits
+        raise LaunchError(f"{SECRET_ENV} is missing or shorter than 32 characters (openssl rand -hex 32)")
+    return ["rasa", *argv, "--jwt-secret", secret, "--jwt-method", JWT_METHOD]
 
 
 def install() -> None:
@@ -59,10 +93,18 @@ def install() -> None:
 
 
 def main() -> None:
-    install()
+    argv = sys.argv[1:]
+    plain = argv[:1] == ["--plain"]
+    try:
+        args = rasa_argv(argv[1:] if plain else argv, dict(os.environ))
+    except LaunchError as exc:
+        sys.exit(f"scripts/rasa_server.py: {exc}")
+    os.environ.pop(SECRET_ENV, None)  # nothing Rasa starts inherits it
+    if not plain:
+        install()
     from rasa.__main__ import main as rasa_main
 
-    sys.argv = ["rasa", *sys.argv[1:]]
+    sys.argv = args  # Rasa's argument parser reads these; /proc/<pid>/cmdline keeps what was exec'd
     rasa_main()
 
 

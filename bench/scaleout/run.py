@@ -72,6 +72,7 @@ import psycopg
 from bench import ROOT
 from bench.load.machine import CLK_TCK, cpu_seconds, machine, machine_jiffies
 from bench.load.phases import UserIds, passes, quiesce
+from bot.assistant.rasa import rasa_auth_headers
 from harness.stack import (
     BOT_TOKEN,
     CONCILIA,
@@ -186,10 +187,10 @@ def start_stack(args: argparse.Namespace, logdir: Path) -> ScaleStack:
         raise RuntimeError(f"Redis answered {pong!r} to PING")
     cert, key = self_signed_certificate(logdir)
 
-    token = secrets.token_hex(16)  # hex: a token starting with "-" would read as an option of `rasa run`
+    token = secrets.token_hex(16)
     ports = {name: free_port() for name in ("actions", "rasa-a", "rasa-b", "lb-rasa", "lb-telegram", "admin")}
     env_rasa = {
-        **rasa_env(),
+        **rasa_env(token),
         "ACTION_SERVER_URL": f"http://127.0.0.1:{ports['actions']}/webhook",
         "REDIS_HOST": args.redis_host,
         "REDIS_PORT": str(args.redis_port),
@@ -208,7 +209,7 @@ def start_stack(args: argparse.Namespace, logdir: Path) -> ScaleStack:
     try:
         procs["actions"] = start("actions", actions_cmd(ports["actions"]), env_rasa, logdir)
         for name in ("rasa-a", "rasa-b"):
-            cmd = rasa_cmd(token, ports[name], ENDPOINTS, launcher)
+            cmd = rasa_cmd(ports[name], ENDPOINTS, launcher)
             procs[name] = start(name, cmd, env_rasa, logdir)
             stack.rasa_urls[name] = f"http://127.0.0.1:{ports[name]}"
         webhook_ports = {"gateway-a": free_port(), "gateway-b": free_port()}
@@ -386,7 +387,8 @@ def continuity(stack: ScaleStack, user_id: int) -> dict[str, Any]:
             steps["rasa"].append(names.get(rec.get("upstream") or "", "none"))
     trackers = {}
     for name, url in stack.rasa_urls.items():
-        r = httpx.get(f"{url}/conversations/{sender}/tracker", params={"token": stack.rasa_token}, timeout=30)
+        headers = rasa_auth_headers(stack.rasa_token)
+        r = httpx.get(f"{url}/conversations/{sender}/tracker", headers=headers, timeout=30)
         events = r.json().get("events", [])
         trackers[name] = {
             "events": len(events),

@@ -10,21 +10,45 @@ turn's meta is the last one sent, which the actions attach to the reply that end
 
 One ``httpx.AsyncClient`` is kept for the life of the gateway (connections are reused). Every call has a
 total deadline (``timeout``): a slow Rasa is as good as a down one, and the person must hear so in seconds.
+
+Rasa's HTTP API (``/conversations/...``, ``/status``, ``/model``) is protected by a JSON Web Token: Rasa runs
+with ``--jwt-secret`` (set inside its process by ``scripts/rasa_server.py``, never on a command line) and
+every call here carries ``Authorization: Bearer <JWT>``, signed with the shared secret (``RASA_TOKEN``) for
+the ``admin`` role and valid for a few minutes. Nothing puts the secret or the JWT in a URL, where access
+logs would keep it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import jwt
 
 from bot.assistant.answers import AssistantAnswer, AssistantUnavailable, parse_rest_answer
-from bot.logs import RedactSecrets
 
 log = logging.getLogger(__name__)
+
+# Rasa 3.6 starts sanic-jwt with this algorithm unless told otherwise (``--jwt-method``)
+JWT_METHOD = "HS256"
+JWT_LIFETIME = 600.0  # seconds; a new one is made a minute before it expires
+
+
+def rasa_jwt(secret: str, lifetime: float = JWT_LIFETIME, now: float | None = None) -> str:
+    """A JWT that Rasa started with ``--jwt-secret <secret>`` accepts for every endpoint (role ``admin``)."""
+    issued = int(time.time() if now is None else now)
+    payload = {"user": {"username": "concilia-gateway", "role": "admin"}, "iat": issued}
+    payload["exp"] = issued + int(lifetime)
+    return jwt.encode(payload, secret, algorithm=JWT_METHOD)
+
+
+def rasa_auth_headers(secret: str) -> dict[str, str]:
+    """The header of one call to Rasa's HTTP API (for scripts and tests; the client reuses its JWT)."""
+    return {"Authorization": f"Bearer {rasa_jwt(secret)}"}
 
 
 class RasaClient:
@@ -33,9 +57,7 @@ class RasaClient:
         self._token = token
         self.timeout = timeout
         self._client: httpx.AsyncClient | None = None
-        # httpx logs each request URL at INFO, and the tracker API's URL carries the token
-        self._redact = RedactSecrets([token])
-        logging.getLogger("httpx").addFilter(self._redact)
+        self._jwt, self._jwt_expires = "", 0.0
 
     def __repr__(self) -> str:
         return f"RasaClient({self.base_url!r}, token=***, timeout={self.timeout})"
@@ -50,8 +72,13 @@ class RasaClient:
             )
         return self._client
 
+    def _auth(self) -> dict[str, str]:
+        now = time.time()
+        if now > self._jwt_expires - 60:
+            self._jwt, self._jwt_expires = rasa_jwt(self._token, JWT_LIFETIME, now), now + JWT_LIFETIME
+        return {"Authorization": f"Bearer {self._jwt}"}
+
     async def aclose(self) -> None:
-        logging.getLogger("httpx").removeFilter(self._redact)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -59,12 +86,13 @@ class RasaClient:
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             async with asyncio.timeout(self.timeout):
-                response = await self.client.request(method, self.base_url + path, **kwargs)
+                response = await self.client.request(
+                    method, self.base_url + path, headers=self._auth(), **kwargs
+                )
         except (TimeoutError, httpx.HTTPError) as exc:
-            # never log the URL: the tracker API carries the token in its query string
-            raise AssistantUnavailable(f"{method} {path.split('?')[0]}: {type(exc).__name__}") from None
+            raise AssistantUnavailable(f"{method} {path}: {type(exc).__name__}") from None
         if response.status_code >= 400:
-            raise AssistantUnavailable(f"{method} {path.split('?')[0]}: HTTP {response.status_code}")
+            raise AssistantUnavailable(f"{method} {path}: HTTP {response.status_code}")
         return response
 
     async def send(self, sender_id: str, text: str) -> AssistantAnswer:
@@ -80,10 +108,7 @@ class RasaClient:
 
     async def erase(self, sender_id: str) -> None:
         """Replace the conversation's tracker with no events: Rasa forgets what it was told."""
-        path = (
-            f"/conversations/{quote(sender_id, safe='')}/tracker/events?token={quote(self._token, safe='')}"
-        )
-        await self._request("PUT", path, json=[])
+        await self._request("PUT", f"/conversations/{quote(sender_id, safe='')}/tracker/events", json=[])
 
     async def ping(self) -> bool:
         try:

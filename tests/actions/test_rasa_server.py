@@ -3,6 +3,7 @@ validator once: it must accept and refuse exactly what Rasa's own validation doe
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from jsonschema import ValidationError
+from rasa.cli.arguments.run import add_server_arguments
 from rasa.core.actions.action import RemoteAction
 from rasa.utils.endpoints import EndpointConfig
 
@@ -66,3 +68,47 @@ def test_invalid_answers_are_still_refused(
         action._validate_action_result(answer)
     assert cached.value.message == stock.value.message
     assert "Failed to validate Action server response" in cached.value.message
+
+
+SECRET = "0123456789abcdef0123456789abcdef"
+
+
+def test_the_secret_comes_from_the_environment_and_becomes_rasas_jwt_secret() -> None:
+    args = _launcher().rasa_argv(["run", "--enable-api", "-p", "5005"], {"RASA_TOKEN": SECRET})
+    assert args == [
+        "rasa",
+        "run",
+        "--enable-api",
+        "-p",
+        "5005",
+        "--jwt-secret",
+        SECRET,
+        "--jwt-method",
+        "HS256",
+    ]
+    # Rasa's own parser takes them: the secret reaches Rasa's server, not the process's command line
+    parser = argparse.ArgumentParser()
+    add_server_arguments(parser)
+    parsed, _ = parser.parse_known_args(args[2:])
+    assert parsed.jwt_secret == SECRET and parsed.auth_token is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--enable-api", "--auth-token", SECRET],
+        ["run", "--enable-api", f"--auth-token={SECRET}"],
+        ["run", "--enable-api", "--jwt-secret", SECRET],
+    ],
+)
+def test_a_secret_on_the_command_line_is_refused(argv: list[str]) -> None:
+    launcher = _launcher()
+    with pytest.raises(launcher.LaunchError, match="on the command line: put the secret in RASA_TOKEN"):
+        launcher.rasa_argv(argv, {"RASA_TOKEN": SECRET})
+
+
+@pytest.mark.parametrize("environ", [{}, {"RASA_TOKEN": ""}, {"RASA_TOKEN": "short-secret"}])
+def test_the_api_never_starts_open(environ: dict[str, str]) -> None:
+    launcher = _launcher()
+    with pytest.raises(launcher.LaunchError, match="RASA_TOKEN is missing or shorter than 32"):
+        launcher.rasa_argv(["run", "--enable-api"], environ)

@@ -3,10 +3,14 @@ server, trained model, real knowledge base."""
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+import time
 import uuid
 
 import httpx
 
+from bot.assistant.rasa import RasaClient, rasa_auth_headers, rasa_jwt
 from knowledge import load
 
 KB = load()
@@ -64,3 +68,37 @@ def test_api_refuses_requests_without_the_token(rasa_stack):
     assert r.status_code == 401
     r = httpx.put(f"{rasa_stack.rasa_url}/model", json={"model_file": "/tmp/x.tar.gz"}, timeout=5)
     assert r.status_code == 401
+
+
+def test_api_takes_the_token_only_as_a_bearer_jwt_signed_with_the_secret(rasa_stack):
+    status = f"{rasa_stack.rasa_url}/status"
+    r = httpx.get(status, headers=rasa_auth_headers(rasa_stack.token), timeout=5)
+    assert r.status_code == 200 and "model_file" in r.json()
+    # the secret itself in a query string, as before: refused (it would sit in access logs)
+    assert httpx.get(status, params={"token": rasa_stack.token}, timeout=5).status_code == 401
+    # a JWT signed with another secret, or one that has expired
+    forged = rasa_auth_headers(secrets.token_hex(32))
+    assert httpx.get(status, headers=forged, timeout=5).status_code == 401
+    old = {"Authorization": f"Bearer {rasa_jwt(rasa_stack.token, now=time.time() - 3600)}"}
+    assert httpx.get(status, headers=old, timeout=5).status_code == 401
+
+
+def test_the_gateway_erases_a_conversation_in_rasa_with_its_header(rasa_stack):
+    sender = uuid.uuid4().hex
+    ask(rasa_stack, sender, "ci sono centri estivi a Corbetta?")
+    tracker = f"{rasa_stack.rasa_url}/conversations/{sender}/tracker"
+    headers = rasa_auth_headers(rasa_stack.token)
+    assert any(e["event"] == "user" for e in httpx.get(tracker, headers=headers, timeout=10).json()["events"])
+
+    asyncio.run(_erase(rasa_stack.rasa_url, rasa_stack.token, sender))
+
+    events = httpx.get(tracker, headers=headers, timeout=10).json()["events"]
+    assert not any(e["event"] == "user" for e in events), events
+
+
+async def _erase(url: str, token: str, sender: str) -> None:
+    client = RasaClient(url, token)
+    try:
+        await client.erase(sender)
+    finally:
+        await client.aclose()

@@ -2,9 +2,11 @@
 
 It speaks the same protocol as Rasa 3.6: ``POST /webhooks/rest/webhook`` (REST channel) answers a JSON list
 of bot messages, text items followed by a ``custom`` item with the ``meta`` payload; ``PUT
-/conversations/{id}/tracker/events?token=...`` replaces a conversation's events (401 without the right
-token); ``GET /`` says hello. Knobs: ``delay`` (seconds before answering), ``fail_status`` (answer with this
-HTTP status), ``stop()``/``start()`` on the same port to be "down" and back, and ``script`` to change answers.
+/conversations/{id}/tracker/events`` replaces a conversation's events (401 without a Bearer JWT signed with
+the token, as Rasa started with ``--jwt-secret``; a ``?token=`` is refused, as Rasa started without
+``--auth-token`` does); ``GET /`` says hello. Knobs: ``delay`` (seconds before answering),
+``fail_status`` (answer with this HTTP status), ``stop()``/``start()`` on the same port to be "down" and
+back, and ``script`` to change answers.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import jwt
 from aiohttp import web
 
-TOKEN = "fake-rasa-token-0123456789"
+from bot.assistant.rasa import JWT_METHOD
+
+TOKEN = "fake-rasa-token-0123456789abcdef"  # 32 characters, as RFC 7518 asks of an HS256 key
 
 CAMP_META = {
     "intent": "ask_summer_camp",
@@ -80,6 +85,7 @@ class FakeRasa:
     calls: list[tuple[str, str]] = field(default_factory=list)  # (sender, message)
     trackers: dict[str, list[str]] = field(default_factory=dict)  # sender -> messages it was told
     erased: list[str] = field(default_factory=list)
+    api_urls: list[str] = field(default_factory=list)  # path and query string of each tracker API call
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -111,6 +117,15 @@ class FakeRasa:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def _authorised(self, request: web.Request) -> bool:
+        """As Rasa started with ``--jwt-secret``: a Bearer JWT signed with the secret, for the admin role."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        try:
+            payload = jwt.decode(token, self.token, algorithms=[JWT_METHOD])
+        except jwt.InvalidTokenError:
+            return False
+        return scheme == "Bearer" and payload.get("user", {}).get("role") == "admin"
+
     async def _hello(self, request: web.Request) -> web.Response:
         return web.Response(text="Hello from Rasa: 3.6.21")
 
@@ -126,7 +141,8 @@ class FakeRasa:
         return web.json_response(self.script(sender, message))
 
     async def _replace_events(self, request: web.Request) -> web.Response:
-        if request.query.get("token") != self.token:
+        self.api_urls.append(request.path_qs)
+        if not self._authorised(request):
             return web.json_response({"status": "failure", "reason": "NotAuthenticated"}, status=401)
         events = await request.json()
         if not isinstance(events, list):

@@ -188,3 +188,12 @@ async def test_retention_forgets_a_request_waiting_for_the_town(store):
 
     assert result.pending == 1
     assert [u.handoff_pending for u in rows(store, User)] == [None]
+
+
+async def test_no_url_to_rasa_carries_the_secret(router, store, rasa):
+    await router.handle(tg(text="ciao"))
+    await router.handle(tg(command="cancella"))
+    await router.handle(tg(payload=texts.ERASE_YES))
+    assert len(rasa.erased) == 1
+    # the fake, as Rasa, erased only for a Bearer JWT signed with the secret
+    assert all(rasa.token not in url and "token=" not in url for url in rasa.api_urls), rasa.api_urls
