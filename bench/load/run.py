@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--rasa-plain",
         action="store_true",
-        help="start the plain `rasa` command instead of scripts/rasa_server.py (as before its fix)",
+        help="Rasa's own validation (scripts/rasa_server.py --plain), as before the fix",
     )
     ap.add_argument("--train", action="store_true", help="also time a full `rasa train` (into a temp dir)")
     args = ap.parse_args(argv)

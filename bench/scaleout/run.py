@@ -610,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--failover-seconds", type=float, default=30.0, help="0: no failover phase")
     ap.add_argument("--failover-rate", type=float, default=8.0)
     ap.add_argument(
-        "--plain-rasa", action="store_true", help="the `rasa` command, not scripts/rasa_server.py"
+        "--plain-rasa", action="store_true", help="Rasa's own validation (scripts/rasa_server.py --plain)"
     )
     args = ap.parse_args(argv)
     if not MODEL.exists() or not RASA_BIN.exists():

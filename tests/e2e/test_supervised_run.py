@@ -183,3 +183,15 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[0]
     except (OSError, IndexError):
         return "Z"
+
+
+def test_the_gateway_keeps_its_files_to_its_user(gateway) -> None:
+    """The session's gateway, started by the harness with this test process's umask: it sets 077 itself."""
+    inherited = os.umask(0)
+    os.umask(inherited)
+    if inherited & 0o044:
+        pytest.skip(f"this test process keeps its files private already (umask {inherited:03o})")
+    db = gateway.db_path
+    assert db.exists() and db.with_name(db.name + "-wal").exists()
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
