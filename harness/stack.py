@@ -186,12 +186,14 @@ def start_rasa_stack(
     action_port: int | None = None,
     rasa_port: int | None = None,
     launcher: Path | None = RASA_LAUNCHER,
+    tracker_db: Path | None = None,
 ) -> RasaStack:
     """Start the action server and the Rasa server, both at once, and wait until both are ready
     (``ready_seconds`` says when each was, from the start).
 
     ``action_endpoint`` is the URL Rasa calls for custom actions (default: the action server itself; the
-    load benchmark puts a timing proxy in between)."""
+    load benchmark puts a timing proxy in between). With ``tracker_db`` Rasa keeps its conversations in
+    that SQLite file through ``rasa_addons.tracker_store.ErasableSQLTrackerStore`` (default: in memory)."""
     if not MODEL.exists() or not RASA_BIN.exists():
         raise RuntimeError("the Rasa environment or the trained model is missing: run `make test`")
     action_port, rasa_port = action_port or free_port(), rasa_port or free_port()
@@ -199,7 +201,13 @@ def start_rasa_stack(
     endpoints = logdir / "endpoints.yml"
     url = action_endpoint or f"http://127.0.0.1:{action_port}/webhook"
     # as endpoints.yml: the domain is not sent with every action call
-    endpoints.write_text(f'action_endpoint:\n  url: "{url}"\n  enable_selective_domain: true\n')
+    config = f'action_endpoint:\n  url: "{url}"\n  enable_selective_domain: true\n'
+    if tracker_db is not None:
+        config += (
+            "tracker_store:\n  type: rasa_addons.tracker_store.ErasableSQLTrackerStore\n"
+            f'  dialect: sqlite\n  db: "{tracker_db}"\n'
+        )
+    endpoints.write_text(config)
     t0 = time.monotonic()
     actions = start("actions", actions_cmd(action_port), rasa_env(), logdir)
     rasa = start("rasa", rasa_cmd(rasa_port, endpoints, launcher), rasa_env(token), logdir)

@@ -38,7 +38,8 @@ def logdir(tmp_path_factory) -> Path:
 def rasa_stack(logdir: Path) -> Iterator[RasaStack]:
     if not MODEL.exists() or not RASA_BIN.exists():
         pytest.fail("the Rasa environment or the trained model is missing: run `make test`")
-    stack = start_rasa_stack(logdir)
+    # conversations in a SQLite file through the erasable tracker store, so erasure can be checked there
+    stack = start_rasa_stack(logdir, tracker_db=logdir / "rasa-tracker.db")
     try:
         yield stack
     finally:
