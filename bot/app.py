@@ -2,7 +2,8 @@
 
 ``main()`` (``concilia run``) reads the settings, upgrades the database schema, then runs the web channel
 (always), the Telegram channel with the operators' side of the handoff (when ``TELEGRAM_BOT_TOKEN`` is set),
-the retention job, the handoff timers, the spool flusher (which also writes pending button payloads) and the
+the outbox worker (Telegram's replies and the operators' desk work, written to the database first), the
+retention job, the handoff timers, the spool flusher (which also writes pending button payloads) and the
 recovery of messages an earlier run left unanswered (:mod:`bot.recovery`), until SIGINT or SIGTERM.
 """
 
@@ -37,6 +38,7 @@ from bot.handoff.timeouts import run_timeouts
 from bot.logs import configure_logging
 from bot.settings import Settings, trusted_networks
 from bot.store import Store, make_engine, upgrade
+from bot.store.outbox import InboxStore, OutboxStore
 from bot.store.retention import run_retention
 from bot.store.spool import Spool
 from bot.store.web_sessions import WebSessionStore
@@ -59,6 +61,8 @@ class Gateway:
     recovery: Recovery | None = None
     callbacks: CallbackStore | None = None
     telegram: Any = None
+    outbox: OutboxStore | None = None
+    inbox: InboxStore | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     web_url: str = ""
 
@@ -98,6 +102,8 @@ async def build(settings: Settings) -> Gateway:
         clock=clock,
         handoff=handoff,
         gateway_name=settings.gateway_name,
+        # Telegram's replies go through the outbox, sent by the channel's worker
+        outbox_channels=frozenset({"telegram"}) if settings.telegram_enabled else frozenset(),
     )
     recovery = Recovery(
         store,
@@ -116,6 +122,8 @@ async def build(settings: Settings) -> Gateway:
         clock=clock,
     )
     gw = Gateway(settings, store, rasa, router, web, handoff, recovery, CallbackStore(store, clock=clock))
+    gw.outbox = OutboxStore(store.db, gateway=settings.gateway_name, started_at=clock(), clock=clock)
+    gw.inbox = InboxStore(store.db)
     gw.tasks.append(watcher)
     return gw
 
@@ -140,9 +148,20 @@ def web_config(settings: Settings) -> WebConfig:
 async def start(gw: Gateway) -> None:
     gw.web_url = await gw.web.start(gw.settings.web_host, gw.settings.web_port)
     if gw.settings.telegram_enabled:
-        from bot.channels.telegram.build import build_telegram  # only now: python-telegram-bot stays optional
+        # only now: python-telegram-bot stays optional
+        from bot.channels.telegram.build import build_telegram
+        from bot.channels.telegram.webhook import WebhookInbox
 
-        gw.telegram = build_telegram(gw.settings, gw.router, handoff=gw.handoff, callbacks=gw.callbacks)
+        clock = gw.settings.clock()
+        gw.telegram = build_telegram(
+            gw.settings,
+            gw.router,
+            handoff=gw.handoff,
+            callbacks=gw.callbacks,
+            outbox=gw.outbox,
+            inbox=WebhookInbox(gw.inbox, clock) if gw.inbox is not None else None,
+            clock=clock,
+        )
         await gw.telegram.start()
         if gw.recovery is not None:
             gw.recovery.attach_sender("telegram", gw.telegram.send_turn)

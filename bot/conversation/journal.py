@@ -6,6 +6,8 @@
   written as soon as the database answers again; the person is answered all the same.
 * The replies are stored with their meta, and the inbound message marked answered, in one transaction that
   only succeeds if no other gateway answered the message meanwhile (see :mod:`bot.conversation.recovery`).
+  On Telegram the same transaction queues them in the outbox (:mod:`bot.core.outbox`) instead, and the
+  message counts as answered once Telegram accepted them.
 * The per-person rate limit is counted in the database, shared by every gateway (the in-memory limiter is
   the fallback while the database is away).
 """
@@ -19,10 +21,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
-from bot.core import commands
+from bot.core import commands, outbox
 from bot.core.messages import MAX_TEXT_CHARS, Inbound, Reply, normalise_meta
+from bot.core.outbox import NewItem
 from bot.core.ratelimit import RateLimiter
 from bot.store import NewMessage, PendingMessage, Store, StoreUnavailable, new_sender_id
 from bot.store.spool import Spool
@@ -52,6 +56,14 @@ def said(*replies: Reply, meta: dict[str, Any] | None = None) -> Outcome:
     return Outcome(list(replies), [None] * len(replies), meta)
 
 
+class Stored(Enum):
+    """What became of a turn's replies."""
+
+    STORED = "stored"  # stored (or spooled): the channel sends them
+    QUEUED = "queued"  # stored and queued in the outbox, whose worker sends them
+    ELSEWHERE = "elsewhere"  # another gateway answered the message first: nothing to send
+
+
 @dataclass(frozen=True)
 class TakenIn:
     person: Sender
@@ -77,8 +89,10 @@ class Journal:
         db_retry_after: float,
         clock: Callable[[], datetime],
         gateway_name: str | None,
+        outbox_channels: frozenset[str] = frozenset(),
     ) -> None:
         self.store = store
+        self.outbox_channels = outbox_channels  # channels whose replies the outbox worker sends
         self.limiter = limiter
         self.spool = spool
         self.db_retry_after = db_retry_after
@@ -168,9 +182,11 @@ class Journal:
 
     async def store_replies(
         self, msg: Inbound, person: Sender, outcome: Outcome, answers: int | None, *, pushed: bool = False
-    ) -> bool:
-        """Store the replies and mark the inbound message ``answers`` answered. False (nothing stored, the
-        replies must not be sent) when another gateway answered that message first."""
+    ) -> Stored:
+        """Store the replies and mark the inbound message ``answers`` answered; for a channel that sends
+        through the outbox, queue them there instead (``answers`` is marked when Telegram accepts them).
+        ELSEWHERE (nothing stored, the replies must not be sent) when another gateway answered that
+        message first."""
         now = self.clock()
         records = [
             NewMessage(
@@ -189,22 +205,42 @@ class Journal:
         ]
         if not len(self.spool) and self.db_may_answer():
             try:
-                if answers is not None:
-                    return await self.store.finish_turn(answers, records, now)
-                if records:
-                    await self.store.save(records)
-                return True
+                return await self._store(msg, person, outcome, records, answers, now)
             except StoreUnavailable as exc:
                 log.warning("database unreachable, keeping the replies in memory: %s", exc)
                 self.db_failed()
             except Exception:
                 log.exception("the database refused the replies; they are not stored")
-                return True
+                return Stored.STORED
         for record in records:
             self.spool.add(record)
         if answers is not None and not records:
             self.spool.add(_answered_marker(msg, person, answers, now))
-        return True
+        return Stored.STORED
+
+    async def _store(
+        self,
+        msg: Inbound,
+        person: Sender,
+        outcome: Outcome,
+        records: list[NewMessage],
+        answers: int | None,
+        now: datetime,
+    ) -> Stored:
+        if records and msg.channel in self.outbox_channels:
+            item = NewItem(
+                outbox.REPLY,
+                outbox.chat_key(msg.channel, msg.user_key),
+                outbox.replies_body(msg.user_key, outcome.replies),
+                user_id=person.user_id,
+            )
+            queued = await self.store.queue_turn(answers, records, item, now)
+            return Stored.QUEUED if queued else Stored.ELSEWHERE
+        if answers is not None:
+            return Stored.STORED if await self.store.finish_turn(answers, records, now) else Stored.ELSEWHERE
+        if records:
+            await self.store.save(records)
+        return Stored.STORED
 
     async def flush_spool(self) -> int:
         """Write the messages kept while the database was away."""

@@ -77,7 +77,7 @@ class Recovery:
             if turn is None:
                 continue  # another gateway took it
             answered += 1
-            if deliver is not None and turn.replies:
+            if deliver is not None and turn.replies and not turn.queued:  # queued: the outbox sends it
                 try:
                     if not await deliver(message.user_key, turn):
                         log.warning("a late answer to a %s message was not delivered", message.channel)

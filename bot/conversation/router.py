@@ -23,8 +23,9 @@ Order of work for one message:
    that only succeeds if no other gateway answered the message meanwhile (see
    :mod:`bot.conversation.recovery`: a message left unanswered by a gateway that died is answered by
    :meth:`ConversationRouter.answer_pending`);
-   they are returned as a :class:`Turn` whose meta is the last one Rasa sent (every field present, null
-   when unknown).
+   on Telegram they are queued in the outbox in that transaction, and sent by its worker
+   (``Turn.queued``); they are returned as a :class:`Turn` whose meta is the last one Rasa sent (every
+   field present, null when unknown).
 
 The router only dispatches: storing is the :class:`~bot.conversation.journal.Journal`'s, erasing the
 :class:`~bot.conversation.privacy.Privacy`'s, tickets the handoff service's. It never raises: an unexpected
@@ -43,7 +44,16 @@ from typing import TYPE_CHECKING
 
 from bot.assistant.answers import AssistantUnavailable
 from bot.conversation import texts
-from bot.conversation.journal import Journal, Outcome, Sender, TakenIn, clean, inbound_again, said
+from bot.conversation.journal import (
+    Journal,
+    Outcome,
+    Sender,
+    Stored,
+    TakenIn,
+    clean,
+    inbound_again,
+    said,
+)
 from bot.conversation.privacy import Assistant, Privacy
 from bot.core import commands
 from bot.core.messages import MAX_TEXT_CHARS, Inbound, Reply, Turn, normalise_meta
@@ -80,6 +90,7 @@ class ConversationRouter:
         clock: Callable[[], datetime] = utcnow,
         handoff: HandoffService | None = None,
         gateway_name: str | None = None,
+        outbox_channels: frozenset[str] = frozenset(),
     ) -> None:
         self.store = store
         self.handoff = handoff
@@ -94,6 +105,7 @@ class ConversationRouter:
             db_retry_after=db_retry_after,
             clock=clock,
             gateway_name=gateway_name,
+            outbox_channels=outbox_channels,
         )
         self.privacy = Privacy(store, assistant, self.journal, handoff, clock)
 
@@ -130,10 +142,12 @@ class ConversationRouter:
             outcome = said(Reply(texts.UNAVAILABLE))
         if not outcome.store_replies:
             return Turn(replies=outcome.replies, meta=normalise_meta(outcome.meta))
-        if not await self.journal.store_replies(msg, person, outcome, taken.message_id):
+        stored = await self.journal.store_replies(msg, person, outcome, taken.message_id)
+        if stored is Stored.ELSEWHERE:
             log.info("a %s message was answered by another gateway meanwhile", msg.channel)
             return Turn()
-        return Turn(replies=outcome.replies, meta=normalise_meta(outcome.meta))
+        meta = normalise_meta(outcome.meta)
+        return Turn(replies=outcome.replies, meta=meta, queued=stored is Stored.QUEUED)
 
     async def answer_pending(self, pending: PendingMessage, *, pushed: bool) -> Turn | None:
         """Answer a message a gateway stored but never answered (it was killed meanwhile), if no other
@@ -163,9 +177,11 @@ class ConversationRouter:
                 return Turn(meta=normalise_meta(outcome.meta))
             first = outcome.replies[0]
             outcome.replies[0] = replace(first, text=texts.recovered(pending.text) + first.text)
+        stored = Stored.STORED
         if outcome.store_replies:
-            await self.journal.store_replies(msg, person, outcome, None, pushed=pushed)
-        return Turn(replies=outcome.replies, meta=normalise_meta(outcome.meta))
+            stored = await self.journal.store_replies(msg, person, outcome, None, pushed=pushed)
+        meta = normalise_meta(outcome.meta)
+        return Turn(replies=outcome.replies, meta=meta, queued=stored is Stored.QUEUED)
 
     async def flush_spool(self) -> int:
         """Write the messages kept while the database was away (called before each message and by a

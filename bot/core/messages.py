@@ -59,3 +59,4 @@ class Inbound:
 class Turn:
     replies: list[Reply] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=empty_meta)
+    queued: bool = False  # the replies wait in the outbox, whose worker sends them: not the channel

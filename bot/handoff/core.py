@@ -89,17 +89,17 @@ class HandoffCore:
 
     # --- telling the desks --------------------------------------------------------------------------
 
-    def _announce(self, ticket: TicketView, card: Card) -> None:
+    async def _announce(self, ticket: TicketView, card: Card) -> None:
         for desk in self.desks:
-            desk.announce(ticket, card)
+            await desk.announce(ticket, card)
 
-    def _notice(self, ticket: TicketView, text: str, card: Card | None = None) -> None:
+    async def _notice(self, ticket: TicketView, text: str, card: Card | None = None) -> None:
         for desk in self.desks:
-            desk.notice(ticket, text, card)
+            await desk.notice(ticket, text, card)
 
-    def _ended(self, ticket: TicketView, text: str, card: Card) -> None:
+    async def _ended(self, ticket: TicketView, text: str, card: Card) -> None:
         for desk in self.desks:
-            desk.ended(ticket, text, card)
+            await desk.ended(ticket, text, card)
 
     # --- who may act --------------------------------------------------------------------------------
 
@@ -174,7 +174,7 @@ class HandoffCore:
             delivery = Delivery.FAILED
         notice = self._delivery_notice(ticket, delivery)
         if notice:
-            self._notice(ticket, notice)
+            await self._notice(ticket, notice)
         return delivery
 
     def _delivery_notice(self, ticket: TicketView, delivery: Delivery) -> str | None:

@@ -116,7 +116,7 @@ class OperatorActions(WithCards):
         log.info("ticket %d claimed by operator %d", ticket.id, op.id)
         partner = self.partner_name(ticket.partner_id)
         await self._tell(now_ticket, [Reply(txt.joined(name, partner))])
-        self._notice(now_ticket, txt.claimed_notice(name), await self.card(now_ticket))
+        await self._notice(now_ticket, txt.claimed_notice(name), await self.card(now_ticket))
         return Outcome(True, txt.claimed_notice(name), now_ticket)
 
     async def _release(self, ticket: TicketView, op: OperatorView) -> Outcome:
@@ -125,7 +125,7 @@ class OperatorActions(WithCards):
             return Outcome(False, txt.NOT_YOURS, result.ticket, alert=True)
         name = op.first_name or "Un operatore"
         await self._tell(result.ticket, [Reply(txt.released(self.partner_name(ticket.partner_id)))])
-        self._notice(result.ticket, txt.released_notice(name), await self.card(result.ticket))
+        await self._notice(result.ticket, txt.released_notice(name), await self.card(result.ticket))
         return Outcome(True, txt.released_notice(name), result.ticket)
 
     async def _close(self, ticket: TicketView, op: OperatorView, hand_back: bool) -> Outcome:
@@ -145,7 +145,7 @@ class OperatorActions(WithCards):
             replies.append(Reply(txt.RATE_QUESTION, txt.rate_buttons(ticket.id)))
         await self._tell(ended, replies)
         notice = txt.closed_notice(op.first_name, hand_back)
-        self._ended(ended, notice, await self.card(ended))
+        await self._ended(ended, notice, await self.card(ended))
         return Outcome(True, notice, ended)
 
     async def operator_message(

@@ -148,7 +148,7 @@ class PersonFlow(WithCards):
         log.info("ticket %d opened for partner %s", ticket.id, partner.id)
         position = await self.tickets.position(ticket.id)
         status = availability(partner, now)
-        self._announce(ticket, await self.card(ticket))
+        await self._announce(ticket, await self.card(ticket))
         text = txt.handed_over(
             partner.name, status.open_now, status.next_open, partner.away_message, position, now
         )
@@ -180,7 +180,7 @@ class PersonFlow(WithCards):
             return [Reply(txt.in_handoff(self.partner_name(ticket.partner_id), ticket.assigned_name))]
         await self.tickets.touch(ticket.id, self.clock())
         for desk in self.desks:
-            desk.person_wrote(ticket, msg)
+            await desk.person_wrote(ticket, msg)
         return []
 
     async def leave(self, ticket: TicketView) -> list[Reply]:
@@ -189,7 +189,7 @@ class PersonFlow(WithCards):
         if not result.done or result.ticket is None:
             return [Reply(txt.LEFT)]
         ended = result.ticket
-        self._ended(ended, txt.left_notice(display_name(ended)), await self.card(ended))
+        await self._ended(ended, txt.left_notice(display_name(ended)), await self.card(ended))
         replies = [Reply(txt.LEFT)]
         if ticket.state == TicketState.ASSIGNED:
             replies.append(Reply(txt.RATE_QUESTION, txt.rate_buttons(ticket.id)))
@@ -215,5 +215,5 @@ class PersonFlow(WithCards):
         erased = await self.tickets.erase_person(user_id)
         if erased:
             for desk in self.desks:
-                desk.erased(erased)
+                await desk.erased(erased)
             log.info("erased %d ticket(s) on the person's request", len(erased))

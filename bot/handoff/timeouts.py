@@ -45,7 +45,7 @@ class TimeoutChecks(WithCards):
         for partner_id, tickets in again.items():
             text = txt.reannounce([t.id for t, _ in tickets], waited)
             for desk in self.desks:
-                desk.reannounced(partner_id, tickets, text)
+                await desk.reannounced(partner_id, tickets, text)
 
     def _waited_too_long(self, ticket: TicketView, now: datetime) -> bool:
         partner = self.partner(ticket.partner_id)
@@ -92,7 +92,7 @@ class TimeoutChecks(WithCards):
         name = partner.name if partner is not None else self.partner_name(ticket.partner_id)
         await self._tell(ended, [Reply(txt.unclaimed_expired(name, contacts, after))])
         if self.desks:
-            self._ended(ended, txt.unclaimed_expired_notice(after), await self.card(ended))
+            await self._ended(ended, txt.unclaimed_expired_notice(after), await self.card(ended))
 
     async def _check_silent(self, ticket: TicketView, now: datetime) -> None:
         if (now - ticket.last_activity_at).total_seconds() < self.timeouts.silent_after:
@@ -108,7 +108,7 @@ class TimeoutChecks(WithCards):
         ]
         await self._tell(ended, replies)
         if self.desks:
-            self._ended(ended, txt.expired_notice(after), await self.card(ended))
+            await self._ended(ended, txt.expired_notice(after), await self.card(ended))
 
 
 class ChecksTimeouts(Protocol):

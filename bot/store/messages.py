@@ -19,11 +19,22 @@ from sqlalchemy import Engine, Table, bindparam, exists, false, func, select, te
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.core.outbox import NewItem
 from bot.store.callbacks import payload as callback_payload
 from bot.store.callbacks import save as save_callback_payloads
 from bot.store.db import Database, PersonErased
 from bot.store.erase import erase_person, erased_since, sender_ids_of, tombstone_key
-from bot.store.models import Erasure, Message, PrivacyEvent, ProcessedUpdate, RasaSenderId, User, utcnow
+from bot.store.models import (
+    Erasure,
+    Message,
+    OutboxRow,
+    PrivacyEvent,
+    ProcessedUpdate,
+    RasaSenderId,
+    User,
+    utcnow,
+)
+from bot.store.outbox import answer_queued, lock_message, queue_item
 from bot.store.records import NewMessage, PendingMessage, StoredMessage, UserRef, new_sender_id
 from bot.store.retention import Erasable, PurgeResult, inactive_people
 from bot.store.retention import purge as purge_all
@@ -139,10 +150,36 @@ class Store:
 
         return await self.db.write(run)
 
+    async def queue_turn(
+        self, message_id: int | None, records: Sequence[NewMessage], item: NewItem, at: datetime
+    ) -> bool:
+        """Store the replies and queue ``item`` (which sends them) in the outbox, in one transaction; the
+        inbound message ``message_id`` is marked answered when Telegram accepts the item. False, storing
+        nothing, when that message was answered, claimed or queued an answer meanwhile."""
+
+        def run(session: Session) -> bool:
+            if message_id is not None:
+                lock_message(session, message_id)
+                answered = session.scalar(select(Message.answered_at).where(Message.id == message_id))
+                if answered is not None or answer_queued(session, message_id):
+                    return False
+            ref = self._save_in(session, [replace(r, answers=None) for r in records])
+            user_id = ref.id if ref is not None else item.user_id
+            queue_item(session, replace(item, user_id=user_id, answers=message_id), at)
+            return True
+
+        return await self.db.write(run)
+
     async def claim(self, message_id: int, at: datetime) -> bool:
         """Take an unanswered inbound message over to answer it: True for exactly one caller, whatever the
-        number of gateways asking at once (a conditional update)."""
-        return await self.db.write(lambda s: _mark_answered(s, message_id, at))
+        number of gateways asking at once (the message's row is locked first; an answer already queued in
+        the outbox counts as taken)."""
+
+        def run(session: Session) -> bool:
+            lock_message(session, message_id)
+            return not answer_queued(session, message_id) and _mark_answered(session, message_id, at)
+
+        return await self.db.write(run)
 
     async def unanswered(
         self,
@@ -166,6 +203,7 @@ class Store:
             .where(
                 Message.direction == "in",
                 Message.answered_at.is_(None),
+                ~exists().where(OutboxRow.answers == Message.id),  # its answer waits in the outbox
                 Message.created_at >= since,
                 (Message.created_at < others_before) | mine,
             )

@@ -8,6 +8,8 @@ payloads (migration 0003). The operators' desks keep where each ticket sits (its
 in their own table, off the ticket row (migration 0004). Erasure keeps every Rasa id a person was given
 and a tombstone of each erased person (migration 0006). The web chat's sessions, issued by the server,
 and where an open ticket came from (migration 0005_web_sessions, which follows 0006).
+Work for Telegram goes through an outbox, and webhook updates are kept until handled
+(migration 0007_outbox, which follows 0005_web_sessions).
 """
 
 from __future__ import annotations
@@ -344,3 +346,48 @@ class WebSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+OUTBOX_STATES = ("pending", "claimed", "sent", "failed")
+
+
+class OutboxRow(Base):
+    """Work for Telegram, sent by the outbox worker (:mod:`bot.core.outbox`): a reply to a person, a relay
+    into an operators' topic, a topic with its card, a notice. ``key`` orders the items: one at a time per
+    key, oldest first. ``parts_done`` counts the Telegram messages of the item already accepted, so a retry
+    sends only the rest. The body is emptied once sent; a person's items go with her row (cascade)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(f"state IN {OUTBOX_STATES}", name="state"),
+        Index("ix_outbox_state_key_id", "state", "key", "id"),
+        Index("ix_outbox_answers", "answers"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    body: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(8), default="pending")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # the inbound message this item answers: marked answered when Telegram accepted the item
+    answers: Mapped[int | None] = mapped_column(BigInteger)
+    parts_done: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class TelegramInbox(Base):
+    """A webhook update, stored before Telegram is told 200 and deleted once its handlers have run; what
+    is left after a kill is processed again at start-up."""
+
+    __tablename__ = "telegram_inbox"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    body: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

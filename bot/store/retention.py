@@ -6,7 +6,8 @@ ended tickets as old and of tickets never claimed as old, drops the mapping of t
 a request for a person still waiting for the town once she has been silent past ``pending_before``, forgets
 invite codes that expired that long ago, deletes the long button payloads no gateway rendered for the whole
 period, the tombstones of erasures as old (see :mod:`bot.store.erase`), and forgets Telegram update ids older
-than seven days (Telegram never redelivers an update that old).
+than seven days (Telegram never redelivers an update that old), with the outbox's items sent as long ago
+(their bodies were emptied when sent) and webhook updates never handled.
 
 People who wrote nothing for the whole period are erased, as on /cancella (:func:`inactive_people` lists
 them; the caller's ``forget`` erases each one: Rasa's trackers, tickets and topics, every row).
@@ -41,6 +42,7 @@ from bot.store.models import (
     User,
     utcnow,
 )
+from bot.store.outbox import purge_outbox
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,7 @@ def purge(
     buttons = session.execute(
         delete(CallbackPayload).where(CallbackPayload.seen_at < messages_before).execution_options(**bulk)
     )
+    purge_outbox(session, updates_before)  # sent items (already emptied), webhook updates never handled
     return PurgeResult(
         rowcount(messages), rowcount(updates), rowcount(tickets), rowcount(buttons), rowcount(pending)
     )

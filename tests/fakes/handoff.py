@@ -28,22 +28,22 @@ class Clock:
 class RecordingDesk:
     calls: list[tuple[str, Any]] = field(default_factory=list)
 
-    def announce(self, ticket: TicketView, card: Card) -> None:
+    async def announce(self, ticket: TicketView, card: Card) -> None:
         self.calls.append(("announce", card))
 
-    def person_wrote(self, ticket: TicketView, msg: Inbound) -> None:
+    async def person_wrote(self, ticket: TicketView, msg: Inbound) -> None:
         self.calls.append(("person_wrote", msg))
 
-    def notice(self, ticket: TicketView, text: str, card: Card | None = None) -> None:
+    async def notice(self, ticket: TicketView, text: str, card: Card | None = None) -> None:
         self.calls.append(("notice", text))
 
-    def ended(self, ticket: TicketView, text: str, card: Card) -> None:
+    async def ended(self, ticket: TicketView, text: str, card: Card) -> None:
         self.calls.append(("ended", text))
 
-    def erased(self, tickets: list[ErasedTicket]) -> None:
+    async def erased(self, tickets: list[ErasedTicket]) -> None:
         self.calls.append(("erased", [e.ticket.id for e in tickets]))
 
-    def reannounced(self, partner_id: str, tickets: list[tuple[TicketView, Card]], text: str) -> None:
+    async def reannounced(self, partner_id: str, tickets: list[tuple[TicketView, Card]], text: str) -> None:
         self.calls.append(("reannounced", text))
 
     def kinds(self) -> list[str]:

@@ -11,8 +11,9 @@ from telegram.request import BaseRequest
 
 from bot.channels.telegram.callbacks import CallbackStore
 from bot.channels.telegram.operators import TelegramOperators
-from bot.channels.telegram.people import Router, TelegramChannel, WebhookConfig
+from bot.channels.telegram.people import Router, TelegramChannel
 from bot.channels.telegram.updates import PerChatUpdateProcessor
+from bot.channels.telegram.webhook import WebhookConfig
 
 if TYPE_CHECKING:
     from bot.handoff.service import HandoffService
@@ -61,7 +62,8 @@ def build_telegram(
     ``settings`` needs ``telegram_bot_token`` (SecretStr), ``telegram_mode`` ("polling" | "webhook"),
     ``telegram_api_base`` (optional, e.g. "http://127.0.0.1:8081/bot" for the fake server), and in webhook
     mode what :func:`webhook_config` reads. ``request`` / ``get_updates_request`` replace PTB's HTTP layer
-    (tests); ``channel_options`` go to :class:`TelegramChannel`. With ``handoff`` (a
+    (tests); ``channel_options`` go to :class:`TelegramChannel` (``outbox``: the queue its worker sends, in
+    memory when not given; ``inbox``: where webhook updates are kept until handled). With ``handoff`` (a
     :class:`bot.handoff.service.HandoffService`) the operators' side is added.
     """
     token = _secret(getattr(settings, "telegram_bot_token", None))
@@ -78,11 +80,15 @@ def build_telegram(
     # httpx logs every request URL at INFO, and the URL carries the bot token
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
+    processor = PerChatUpdateProcessor()
+    inbox = channel_options.get("inbox")
+    if inbox is not None:
+        processor.after = inbox.handled  # a webhook update is forgotten once its handlers have run
     builder = (
         ApplicationBuilder()
         .token(token)
         .rate_limiter(AIORateLimiter(overall_max_rate=per_second, max_retries=rate_limit_retries))
-        .concurrent_updates(PerChatUpdateProcessor())
+        .concurrent_updates(processor)
     )
     api_base = getattr(settings, "telegram_api_base", None)
     if api_base:
@@ -101,5 +107,7 @@ def build_telegram(
         callbacks = CallbackStore()
     channel = TelegramChannel(application, router, webhook=webhook, callbacks=callbacks, **channel_options)
     if handoff is not None:
-        channel.operators = TelegramOperators(application, handoff, channel.telegram, encode=callbacks.encode)
+        channel.operators = TelegramOperators(
+            application, handoff, channel.telegram, encode=callbacks.encode, outbox=channel.outbox
+        )
     return channel

@@ -6,14 +6,18 @@ The decisions are :class:`bot.handoff.service.HandoffService`'s; this module onl
 table, through the service's :class:`~bot.handoff.ports.DeskPlaces` port.
 
 * **Topics.** Each ticket gets its own forum topic (never the General one) with a card (see
-  :mod:`bot.channels.telegram.cards`). Everything that touches a ticket's topic runs in that ticket's own
-  queue, one job at a time, so a burst of messages creates the topic once. A topic deleted by the operators
+  :mod:`bot.channels.telegram.cards`). Everything that touches a ticket's topic is an item of the outbox
+  (:mod:`bot.core.outbox`), written to the database before anything is sent and sent by its worker one
+  item at a time per ticket, so a burst of messages creates the topic once and a kill loses none of it.
+  A topic deleted by the operators
   ("message thread not found") is created again, with a fresh card, on the next message.
 * **Relaying.** The person's messages are copied into the topic (``copyMessage``: text, photos, documents,
-  no "forwarded from" header, so no Telegram id or phone shows); a web person's text is sent (split at
-  Telegram's limit). An operator's message in the topic is copied to the person.
-* **Sending** goes through :class:`~bot.channels.telegram.send.TelegramSend` (one retry policy). On shutdown
-  the queues are drained first.
+  no "forwarded from" header, so no Telegram id or phone shows); a web person's text is sent, split at
+  Telegram's limit (each part accepted is recorded: a retry sends the rest). An operator's message
+  in the topic is copied to the person.
+* **Sending** goes through :class:`~bot.channels.telegram.send.TelegramSend` (one retry policy); a
+  refusal (``BadRequest``, ``Forbidden``) ends the item, a network failure leaves it for a later try. On
+  shutdown the outbox is drained first.
 """
 
 from __future__ import annotations
@@ -27,10 +31,19 @@ from typing import Any
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.channels.telegram.cards import card_buttons, render_card
-from bot.channels.telegram.render import render_reply
+from bot.channels.telegram.render import render_reply, split_text
 from bot.channels.telegram.send import TelegramSend
-from bot.channels.telegram.serial_jobs import SerialJobs
+from bot.core import outbox as outbox_kinds
 from bot.core.messages import Inbound, Reply
+from bot.core.outbox import (
+    Handler,
+    MemoryOutbox,
+    NewItem,
+    OutboxItem,
+    OutboxWorker,
+    Progress,
+    Undeliverable,
+)
 from bot.handoff import texts as txt
 from bot.handoff.model import Card, Delivery, ErasedTicket, TicketView, display_name
 from bot.handoff.service import HandoffService
@@ -57,6 +70,11 @@ def _ignorable_edit(exc: BadRequest) -> bool:
     return "not modified" in text or "to edit not found" in text
 
 
+def _refused(exc: TelegramError) -> bool:
+    """Telegram said no for good (not a network failure): retrying would not help."""
+    return isinstance(exc, BadRequest | Forbidden)
+
+
 class TelegramDesk:
     def __init__(
         self,
@@ -65,13 +83,23 @@ class TelegramDesk:
         *,
         encode: Callable[[str], str] = lambda payload: payload,
         drain_timeout: float = 15.0,
+        outbox: OutboxWorker | None = None,
     ) -> None:
         self.service = service
         self.places = service.desk_places
         self.telegram = send
         self.encode = encode
         self.drain_timeout = drain_timeout
-        self.jobs = SerialJobs()
+        self.outbox = outbox if outbox is not None else OutboxWorker(MemoryOutbox(), service.clock)
+        for kind, handler in (
+            (outbox_kinds.ANNOUNCE, self._on_announce),
+            (outbox_kinds.RELAY, self._on_relay),
+            (outbox_kinds.NOTICE, self._on_notice),
+            (outbox_kinds.ERASE, self._on_erase),
+            (outbox_kinds.CARD, self._on_card),
+            (outbox_kinds.GROUP, self._on_group),
+        ):
+            self.outbox.handle(kind, partial(self._refusals, handler))
         service.attach_desk(self)
         service.attach_sender("telegram", self)
 
@@ -81,46 +109,96 @@ class TelegramDesk:
 
     async def stop(self) -> None:
         """Deliver what is queued before the application stops."""
-        await self.jobs.drain(self.drain_timeout)
+        await self.outbox.drain(self.drain_timeout)
 
     # ------------------------------------------------------------------ the desk (called by the service)
 
-    def announce(self, ticket: TicketView, card: Card) -> None:
-        self.jobs.submit(ticket.id, partial(self._announce, ticket.id))
+    async def announce(self, ticket: TicketView, card: Card) -> None:
+        await self._queue(ticket, outbox_kinds.ANNOUNCE, {})
 
-    def person_wrote(self, ticket: TicketView, msg: Inbound) -> None:
-        self.jobs.submit(ticket.id, partial(self._relay_in, ticket.id, msg))
+    async def person_wrote(self, ticket: TicketView, msg: Inbound) -> None:
+        await self._queue(ticket, outbox_kinds.RELAY, {"message_id": msg.message_id, "text": msg.text})
 
-    def notice(self, ticket: TicketView, text: str, card: Card | None = None) -> None:
-        self.jobs.submit(ticket.id, partial(self._notice, ticket.id, text, card, False))
+    async def notice(self, ticket: TicketView, text: str, card: Card | None = None) -> None:
+        await self._queue(ticket, outbox_kinds.NOTICE, {"text": text, "card": card is not None, "end": False})
 
-    def ended(self, ticket: TicketView, text: str, card: Card) -> None:
-        self.jobs.submit(ticket.id, partial(self._notice, ticket.id, text, card, True))
+    async def ended(self, ticket: TicketView, text: str, card: Card) -> None:
+        await self._queue(ticket, outbox_kinds.NOTICE, {"text": text, "card": True, "end": True})
 
-    def erased(self, tickets: list[ErasedTicket]) -> None:
+    async def erased(self, tickets: list[ErasedTicket]) -> None:
         for erased in tickets:
-            self.jobs.submit(erased.ticket.id, partial(self._erase, erased))
+            place = erased.place
+            body = {
+                "open": erased.ticket.is_open,
+                "place": None if place is None else [place.chat_id, place.thread_id, place.card_message_id],
+                "ids": list(erased.topic_message_ids),
+            }
+            await self._queue(erased.ticket, outbox_kinds.ERASE, body, personal=False)
 
-    def reannounced(self, partner_id: str, tickets: list[tuple[TicketView, Card]], text: str) -> None:
-        for ticket, card in tickets:  # the cards quietly (edits notify nobody)
-            self.jobs.submit(ticket.id, partial(self._card_only, ticket.id, card))
-        self.jobs.submit(f"partner:{partner_id}", partial(self._to_group, partner_id, NOTICE + text))
+    async def reannounced(self, partner_id: str, tickets: list[tuple[TicketView, Card]], text: str) -> None:
+        for ticket, _card in tickets:  # the cards quietly (edits notify nobody)
+            await self._queue(ticket, outbox_kinds.CARD, {}, personal=False)
+        body = {"partner_id": partner_id, "text": NOTICE + text}  # ticket numbers only, no name
+        await self._put(NewItem(outbox_kinds.GROUP, f"partner:{partner_id}", body))
 
-    async def _announce(self, ticket_id: int) -> None:
-        ticket = await self.service.ticket(ticket_id)
+    async def _queue(
+        self, ticket: TicketView, kind: str, body: dict[str, Any], *, personal: bool = True
+    ) -> None:
+        """Queue the work in the outbox (a person's items are erased with her; an erasure is not hers)."""
+        user_id = ticket.user_id if personal else None
+        body = {"ticket_id": ticket.id, **body}
+        await self._put(NewItem(kind, outbox_kinds.ticket_key(ticket.id), body, user_id=user_id))
+
+    async def _put(self, item: NewItem) -> None:
+        try:
+            await self.outbox.queue.put(item)
+        except Exception:
+            log.exception("the operators' %s (%s) cannot be queued", item.kind, item.key)
+            return
+        self.outbox.poke()
+
+    @staticmethod
+    async def _refusals(handler: Handler, item: OutboxItem, progress: Progress) -> None:
+        try:
+            await handler(item, progress)
+        except TelegramError as exc:
+            if _refused(exc):
+                raise Undeliverable(str(exc)) from exc
+            raise
+
+    async def _on_announce(self, item: OutboxItem, progress: Progress) -> None:
+        ticket = await self.service.ticket(item.body["ticket_id"])
         if ticket is None or not ticket.is_open:
             return
         await self._thread_of(ticket)
 
-    async def _relay_in(self, ticket_id: int, msg: Inbound) -> None:
-        ticket = await self.service.ticket(ticket_id)
+    async def _on_relay(self, item: OutboxItem, progress: Progress) -> None:
+        ticket = await self.service.ticket(item.body["ticket_id"])
         if ticket is None:
             return
+        person_message_id: int | None = item.body.get("message_id")
+        done = item.parts_done
+
+        async def relayed(chat_id: int, topic_message_id: int) -> None:
+            nonlocal done
+            await self.places.add_relay(
+                ticket.id,
+                "to_operators",
+                person_message_id=person_message_id,
+                chat_id=chat_id,
+                topic_message_id=topic_message_id,
+                now=self.service.clock(),
+            )
+            done += 1
+            await progress(done)
+
         send: TopicSend
-        if ticket.channel == "telegram" and msg.message_id is not None:
-            message_id = msg.message_id
+        if ticket.channel == "telegram" and person_message_id is not None:
+            message_id = person_message_id
 
             async def send(chat_id: int, thread: int) -> list[int]:
+                if done:
+                    return []
                 copied = await self.telegram.call(
                     lambda: self.bot.copy_message(
                         chat_id=chat_id,
@@ -129,32 +207,43 @@ class TelegramDesk:
                         message_thread_id=thread,
                     )
                 )
+                await relayed(chat_id, int(copied.message_id))
                 return [int(copied.message_id)]
 
         else:
-            text = f"{display_name(ticket)}: {msg.text or '[contenuto che non posso mostrare]'}"
-            send = partial(self._text_to, text)
-        placed = await self._to_topic(ticket, send)
-        if placed is None:
+            text = f"{display_name(ticket)}: {item.body.get('text') or '[contenuto che non posso mostrare]'}"
+            parts = split_text(text)  # a 4,096-character message and its prefix: two parts, none lost
+
+            async def send(chat_id: int, thread: int) -> list[int]:
+                ids = []
+                for part in parts[done:]:
+                    ids.append(await self.telegram.html(chat_id, part, thread_id=thread))
+                    await relayed(chat_id, ids[-1])
+                return ids
+
+        await self._to_topic(ticket, send)
+
+    async def _on_notice(self, item: OutboxItem, progress: Progress) -> None:
+        body = item.body
+        ticket = await self.service.ticket(body["ticket_id"])
+        if ticket is None:
             return
-        chat_id, ids = placed
-        for topic_message_id in ids:
-            await self.places.add_relay(
-                ticket.id,
-                "to_operators",
-                person_message_id=msg.message_id,
-                chat_id=chat_id,
-                topic_message_id=topic_message_id,
-                now=self.service.clock(),
+        card = await self.service.card(ticket) if body.get("card") else None
+        await self._notice(ticket, body["text"], card, bool(body.get("end")))
+
+    async def _on_erase(self, item: OutboxItem, progress: Progress) -> None:
+        body = item.body
+        place = body.get("place")
+        if place is not None:
+            chat_id, thread, card_message_id = place
+            await self._erase(
+                body["ticket_id"], bool(body["open"]), chat_id, thread, card_message_id, body["ids"]
             )
 
     async def _text_to(self, text: str, chat_id: int, thread: int) -> list[int]:
         return await self.telegram.text(chat_id, text, thread_id=thread)
 
-    async def _notice(self, ticket_id: int, text: str, card: Card | None, end: bool) -> None:
-        ticket = await self.service.ticket(ticket_id)
-        if ticket is None:
-            return
+    async def _notice(self, ticket: TicketView, text: str, card: Card | None, end: bool) -> None:
         if card is not None:
             await self._refresh_card(ticket, card)
         placed = await self._to_topic(ticket, partial(self._text_to, NOTICE + text), create=not end)
@@ -163,49 +252,41 @@ class TelegramDesk:
             with contextlib.suppress(TelegramError):
                 await self.telegram.call(lambda: self.bot.close_forum_topic(place.chat_id, place.thread_id))
 
-    async def _card_only(self, ticket_id: int, card: Card) -> None:
-        ticket = await self.service.ticket(ticket_id)
+    async def _on_card(self, item: OutboxItem, progress: Progress) -> None:
+        ticket = await self.service.ticket(item.body["ticket_id"])
         if ticket is not None:
-            await self._refresh_card(ticket, card)
+            await self._refresh_card(ticket, await self.service.card(ticket))
 
-    async def _to_group(self, partner_id: str, text: str) -> None:
+    async def _on_group(self, item: OutboxItem, progress: Progress) -> None:
         """One message in the partner's group, outside the tickets' topics (its General topic)."""
-        group = await self.service.group_of(partner_id)
-        if group is None:
-            return
-        try:
-            await self.telegram.text(group.chat_id, text)
-        except TelegramError as exc:
-            log.warning("partner %s: message to the group not sent: %s", partner_id, exc)
+        group = await self.service.group_of(item.body["partner_id"])
+        if group is not None:
+            await self.telegram.text(group.chat_id, item.body["text"])
 
-    async def _erase(self, erased: ErasedTicket) -> None:
-        ticket, place = erased.ticket, erased.place
-        if place is None:
-            return
-        chat_id, thread = place.chat_id, place.thread_id
-        ids = list(erased.topic_message_ids)
-        if place.card_message_id is not None:
-            ids.append(place.card_message_id)
+    async def _erase(
+        self, ticket_id: int, was_open: bool, chat_id: int, thread: int, card: int | None, ids: list[int]
+    ) -> None:
+        ids = list(ids) + ([card] if card is not None else [])
         for start in range(0, len(ids), 100):
             chunk = ids[start : start + 100]
             try:
                 await self.telegram.call(partial(self.bot.delete_messages, chat_id, chunk))
             except TelegramError as exc:
-                log.warning("ticket %d: copies not deleted: %s", ticket.id, exc)
+                log.warning("ticket %d: copies not deleted: %s", ticket_id, exc)
         try:  # the title had her first name: it keeps only the ticket's number
             await self.telegram.call(
-                lambda: self.bot.edit_forum_topic(chat_id, thread, name=txt.erased_title(ticket.id))
+                lambda: self.bot.edit_forum_topic(chat_id, thread, name=txt.erased_title(ticket_id))
             )
         except TelegramError as exc:
-            log.warning("ticket %d: topic not renamed: %s", ticket.id, exc)
-        if not ticket.is_open:  # its topic was closed with the ticket: open it to say so
+            log.warning("ticket %d: topic not renamed: %s", ticket_id, exc)
+        if not was_open:  # its topic was closed with the ticket: open it to say so
             with contextlib.suppress(TelegramError):
                 await self.telegram.call(lambda: self.bot.reopen_forum_topic(chat_id, thread))
         try:
-            await self.telegram.text(chat_id, NOTICE + txt.erased_notice(ticket.id), thread_id=thread)
+            await self.telegram.text(chat_id, NOTICE + txt.erased_notice(ticket_id), thread_id=thread)
             await self.telegram.call(lambda: self.bot.close_forum_topic(chat_id, thread))
         except TelegramError as exc:
-            log.info("ticket %d: erased, topic not told (%s)", ticket.id, exc)
+            log.info("ticket %d: erased, topic not told (%s)", ticket_id, exc)
 
     # ------------------------------------------------------------------ topics
 

@@ -32,6 +32,7 @@ from bot.channels.telegram.cards import CALLBACK
 from bot.channels.telegram.desk import NOTICE, TelegramDesk
 from bot.channels.telegram.send import TelegramSend
 from bot.core import commands
+from bot.core.outbox import OutboxWorker
 from bot.handoff import texts as txt
 from bot.handoff.model import OperatorContent
 from bot.handoff.service import HandoffService
@@ -73,11 +74,12 @@ class TelegramOperators:
         *,
         encode: Callable[[str], str] = lambda payload: payload,
         drain_timeout: float = 15.0,
+        outbox: OutboxWorker | None = None,
     ) -> None:
         self.application = application
         self.service = service
         self.telegram = send
-        self.desk = TelegramDesk(service, send, encode=encode, drain_timeout=drain_timeout)
+        self.desk = TelegramDesk(service, send, encode=encode, drain_timeout=drain_timeout, outbox=outbox)
         self._add_handlers()
 
     def _add_handlers(self) -> None:

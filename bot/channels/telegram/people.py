@@ -11,10 +11,14 @@ Wiring (the one place where the PTB ``Application`` is built) is
 
 * Long polling by default (``TELEGRAM_MODE=polling``); webhook mode behind a reverse proxy
   (``TELEGRAM_MODE=webhook``): a small aiohttp server receives the updates, checks Telegram's
-  ``X-Telegram-Bot-Api-Secret-Token`` header and puts them on the application's queue. (PTB's own webhook
+  ``X-Telegram-Bot-Api-Secret-Token`` header, stores each update (:mod:`bot.channels.telegram.queued`)
+  before answering 200, and puts it on the application's queue; what a killed run left is handled at
+  the next start. (PTB's own webhook
   server needs tornado, an extra dependency; aiohttp is already one of ours.)
 * Updates of one chat are processed one at a time and in order, different chats concurrently, fairly
   (:mod:`bot.channels.telegram.updates`).
+* The replies the router queued in the outbox (``Turn.queued``) are sent by its worker
+  (:mod:`bot.core.outbox`), one chat at a time in order; the operators' desk shares that worker.
 * ``typing…`` is shown when the router takes longer than ``typing_delay`` (0.5 s), refreshed every few
   seconds; a quick answer goes out alone.
 * Button payloads longer than Telegram's 64-byte ``callback_data`` travel as a short key whose payload
@@ -32,12 +36,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dtm
-import hmac
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from aiohttp import web
 from telegram import BotCommand, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
@@ -51,11 +53,14 @@ from telegram.ext import (
 )
 
 from bot.channels.telegram.callbacks import CallbackStore
+from bot.channels.telegram.queued import QueuedReplies
 from bot.channels.telegram.render import RenderedMessage, render_reply
 from bot.channels.telegram.send import TelegramSend
 from bot.channels.telegram.typing_indicator import TypingIndicator
+from bot.channels.telegram.webhook import TelegramWebhook, WebhookConfig, WebhookInbox
 from bot.core import commands
 from bot.core.messages import Inbound, Reply, Turn
+from bot.core.outbox import REPLY, MemoryOutbox, OutboxQueue, OutboxWorker
 from bot.core.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -86,15 +91,6 @@ TEXT_SOMETHING_WRONG = "Scusa, qualcosa non ha funzionato. Riprova tra qualche m
 
 class Router(Protocol):
     async def handle(self, msg: Inbound) -> Turn: ...
-
-
-@dataclass(frozen=True)
-class WebhookConfig:
-    url: str  # public HTTPS address Telegram calls (the reverse proxy)
-    secret: str  # checked against X-Telegram-Bot-Api-Secret-Token
-    listen: str = "127.0.0.1"
-    port: int = 8443
-    path: str = "/telegram"
 
 
 class PrivateCallbackQueryHandler(CallbackQueryHandler[ContextTypes.DEFAULT_TYPE, None]):
@@ -134,6 +130,9 @@ class TelegramChannel:
         start_attempts: int = 5,
         operators: Any = None,
         buttons_per_minute: int = 20,
+        outbox: OutboxQueue | None = None,
+        inbox: WebhookInbox | None = None,  # webhook mode: updates stored before Telegram hears 200
+        clock: Callable[[], dtm.datetime] = lambda: dtm.datetime.now(dtm.timezone.utc),
     ) -> None:
         self.application = application
         self.operators = operators
@@ -147,7 +146,13 @@ class TelegramChannel:
         self.start_attempts = start_attempts
         # button presses past the person's flood limit cost nothing: no reply, no database
         self.buttons = RateLimiter(buttons_per_minute)
-        self._webhook_runner: web.AppRunner | None = None
+        # replies queued by the journal, and the operators' desk work, sent by one worker
+        self.outbox = OutboxWorker(outbox if outbox is not None else MemoryOutbox(), clock)
+        self.outbox.handle(REPLY, QueuedReplies(self.telegram, self.callbacks))
+        self._outbox_task: asyncio.Task[None] | None = None
+        self._webhook = (
+            None if webhook is None else TelegramWebhook(application, webhook, inbox, ALLOWED_UPDATES)
+        )
         self._started = False
         self._add_handlers()
 
@@ -180,6 +185,7 @@ class TelegramChannel:
         if self.operators is not None:
             await self.operators.start()
         await self.application.start()
+        self._outbox_task = asyncio.create_task(self.outbox.run(), name="outbox")
         if self.webhook is None:
             updater = self.application.updater
             if updater is None:
@@ -190,8 +196,8 @@ class TelegramChannel:
                 bootstrap_retries=3,
                 drop_pending_updates=False,
             )
-        else:
-            await self._start_webhook(self.webhook)
+        elif self._webhook is not None:
+            await self._webhook.start()
         self._started = True
         log.info("Telegram channel started (%s)", self.mode)
 
@@ -201,11 +207,15 @@ class TelegramChannel:
         with contextlib.suppress(Exception):
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
-        if self._webhook_runner is not None:
-            await self._webhook_runner.cleanup()
-            self._webhook_runner = None
+        if self._webhook is not None:
+            await self._webhook.stop()
         if self.operators is not None and app.running:
             await self.operators.stop()  # messages still queued for the operators' topics go out first
+        if self._outbox_task is not None:
+            self._outbox_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._outbox_task
+            self._outbox_task = None
         if app.running:
             await app.stop()
         await app.shutdown()
@@ -234,38 +244,6 @@ class TelegramChannel:
             await self.bot.set_my_commands(menu)
         except TelegramError as exc:  # the menu is a convenience; the commands work anyway
             log.warning("setMyCommands failed: %s", exc)
-
-    async def _start_webhook(self, cfg: WebhookConfig) -> None:
-        webapp = web.Application()
-        webapp.router.add_post(cfg.path, self.handle_webhook)
-        runner = web.AppRunner(webapp, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, cfg.listen, cfg.port).start()
-        self._webhook_runner = runner
-        await self.bot.set_webhook(
-            url=cfg.url,
-            secret_token=cfg.secret,
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=False,
-        )
-        log.info("Telegram webhook listening on %s:%s%s", cfg.listen, cfg.port, cfg.path)
-
-    async def handle_webhook(self, request: web.Request) -> web.Response:
-        """aiohttp handler for Telegram's webhook calls (also mountable on another aiohttp app)."""
-        secret = self.webhook.secret if self.webhook else ""
-        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
-            log.warning("webhook call refused: wrong secret token")
-            return web.Response(status=403)
-        try:
-            data = await request.json()
-            update = Update.de_json(data, self.bot)
-        except Exception:  # malformed body: Telegram never sends one, so it is not Telegram
-            return web.Response(status=400)
-        if update is None:
-            return web.Response(status=400)
-        await self.application.update_queue.put(update)
-        return web.Response(status=200)
 
     # ------------------------------------------------------------------ handlers
 
@@ -350,7 +328,10 @@ class TelegramChannel:
             turn = Turn(replies=[Reply(TEXT_SOMETHING_WRONG)])
         finally:
             await typing.stop()
-        await self.send_turn(chat_id, turn)
+        if turn.queued:
+            self.outbox.poke()
+        else:
+            await self.send_turn(chat_id, turn)
 
     async def send_turn(self, chat_id: int | str, turn: Turn) -> bool:
         """Send every reply of a turn, in order. False when a message could not be delivered. The long

@@ -14,7 +14,7 @@ conversation's lock.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from telegram import Update
@@ -43,12 +43,28 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     def __init__(self, max_concurrent_updates: int = 64) -> None:
         super().__init__(UNBOUNDED)
+        # told of each update once its handlers have run (the webhook's inbox forgets it then)
+        self.after: Callable[[object], Awaitable[None]] | None = None
         self.slots = max_concurrent_updates
         self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._waiting: dict[Hashable, int] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        try:
+            await self._process(update, coroutine)
+        except asyncio.CancelledError:  # stopped half-way: not handled
+            raise
+        except Exception:
+            await self._after(update)
+            raise
+        await self._after(update)
+
+    async def _after(self, update: object) -> None:
+        if self.after is not None:
+            await self.after(update)
+
+    async def _process(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = conversation_key(update)
         if key is None:
             async with self._slots:
