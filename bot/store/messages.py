@@ -24,17 +24,8 @@ from bot.store.callbacks import payload as callback_payload
 from bot.store.callbacks import save as save_callback_payloads
 from bot.store.db import Database, PersonErased
 from bot.store.erase import erase_person, erased_since, sender_ids_of, tombstone_key
-from bot.store.models import (
-    Erasure,
-    Message,
-    OutboxRow,
-    PrivacyEvent,
-    ProcessedUpdate,
-    RasaSenderId,
-    User,
-    utcnow,
-)
-from bot.store.outbox import answer_queued, lock_message, queue_item
+from bot.store.models import Erasure, Message, PrivacyEvent, ProcessedUpdate, RasaSenderId, User, utcnow
+from bot.store.outbox import may_answer, no_answer_queued, queue_item
 from bot.store.records import NewMessage, PendingMessage, StoredMessage, UserRef, new_sender_id
 from bot.store.retention import Erasable, PurgeResult, inactive_people
 from bot.store.retention import purge as purge_all
@@ -158,11 +149,8 @@ class Store:
         nothing, when that message was answered, claimed or queued an answer meanwhile."""
 
         def run(session: Session) -> bool:
-            if message_id is not None:
-                lock_message(session, message_id)
-                answered = session.scalar(select(Message.answered_at).where(Message.id == message_id))
-                if answered is not None or answer_queued(session, message_id):
-                    return False
+            if message_id is not None and not may_answer(session, message_id):
+                return False
             ref = self._save_in(session, [replace(r, answers=None) for r in records])
             user_id = ref.id if ref is not None else item.user_id
             queue_item(session, replace(item, user_id=user_id, answers=message_id), at)
@@ -175,11 +163,7 @@ class Store:
         number of gateways asking at once (the message's row is locked first; an answer already queued in
         the outbox counts as taken)."""
 
-        def run(session: Session) -> bool:
-            lock_message(session, message_id)
-            return not answer_queued(session, message_id) and _mark_answered(session, message_id, at)
-
-        return await self.db.write(run)
+        return await self.db.write(lambda s: may_answer(s, message_id) and _mark_answered(s, message_id, at))
 
     async def unanswered(
         self,
@@ -203,7 +187,7 @@ class Store:
             .where(
                 Message.direction == "in",
                 Message.answered_at.is_(None),
-                ~exists().where(OutboxRow.answers == Message.id),  # its answer waits in the outbox
+                no_answer_queued(),  # not one whose answer waits in the outbox
                 Message.created_at >= since,
                 (Message.created_at < others_before) | mine,
             )

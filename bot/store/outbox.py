@@ -42,15 +42,19 @@ def queue_item(session: Session, item: NewItem, now: datetime) -> OutboxRow:
     return row
 
 
-def lock_message(session: Session, message_id: int) -> None:
-    """Take the inbound message's row for this transaction (a no-op update: a row lock on PostgreSQL, the
-    write lock on SQLite), so that the checks that follow see every answer committed before."""
+def may_answer(session: Session, message_id: int) -> bool:
+    """The inbound message is neither answered (nor claimed) nor has an answer in the outbox. Its row is
+    taken first (a no-op update: a row lock on PostgreSQL, the write lock on SQLite), so the checks see
+    every answer committed before, whichever gateway wrote it."""
     session.execute(update(Message).where(Message.id == message_id).values(taken_by=Message.taken_by))
+    if session.scalar(select(Message.answered_at).where(Message.id == message_id)) is not None:
+        return False
+    return not session.scalar(select(exists().where(OutboxRow.answers == message_id)))
 
 
-def answer_queued(session: Session, message_id: int) -> bool:
-    """An answer to the message waits in (or went through) the outbox."""
-    return bool(session.scalar(select(exists().where(OutboxRow.answers == message_id))))
+def no_answer_queued() -> ColumnElement[bool]:
+    """For a query of inbound messages: those whose answer is not in the outbox."""
+    return ~exists().where(OutboxRow.answers == Message.id)
 
 
 class OutboxStore:

@@ -70,11 +70,6 @@ def _ignorable_edit(exc: BadRequest) -> bool:
     return "not modified" in text or "to edit not found" in text
 
 
-def _refused(exc: TelegramError) -> bool:
-    """Telegram said no for good (not a network failure): retrying would not help."""
-    return isinstance(exc, BadRequest | Forbidden)
-
-
 class TelegramDesk:
     def __init__(
         self,
@@ -161,10 +156,8 @@ class TelegramDesk:
     async def _refusals(handler: Handler, item: OutboxItem, progress: Progress) -> None:
         try:
             await handler(item, progress)
-        except TelegramError as exc:
-            if _refused(exc):
-                raise Undeliverable(str(exc)) from exc
-            raise
+        except (BadRequest, Forbidden) as exc:  # Telegram said no for good: retrying would not help
+            raise Undeliverable(str(exc)) from exc
 
     async def _on_announce(self, item: OutboxItem, progress: Progress) -> None:
         ticket = await self.service.ticket(item.body["ticket_id"])
