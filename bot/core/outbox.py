@@ -148,6 +148,7 @@ class OutboxWorker:
 
     async def run(self) -> None:
         while True:
+            self._wake.clear()  # before claiming: a poke while this batch goes out is not lost
             try:
                 busy = await self.run_once()
             except asyncio.CancelledError:
@@ -157,7 +158,6 @@ class OutboxWorker:
                 busy = 0
             if busy:
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.idle)
 

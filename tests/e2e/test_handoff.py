@@ -114,12 +114,21 @@ class Stack:
     def fake_now(self) -> datetime:
         return self.fake_start + timedelta(seconds=time.monotonic() - self.started)
 
-    def restart(self, *, at: datetime | None = None, **env: str) -> None:
-        """Restart the gateway; its clock goes on from where it was (or jumps to ``at``)."""
+    def restart(self, *, at: datetime | None = None, kill: bool = False, **env: str) -> None:
+        """Restart the gateway (SIGTERM, or SIGKILL with ``kill``); its clock goes on from where it was (or
+        jumps to ``at``)."""
         now = at or self.fake_now()
         self.fake_start, self.started = now, time.monotonic()
         self.gateway.env.update({"CONCILIA_FAKE_NOW": now.isoformat(), **env})
-        self.gateway.restart()
+        if kill:
+            self.gateway.kill_and_start()
+        else:
+            self.gateway.restart()
+
+    def unsent(self, kind: str) -> int:
+        """Items of the outbox not accepted by Telegram yet."""
+        query = "SELECT count(*) FROM outbox WHERE kind = ? AND state IN ('pending', 'claimed')"
+        return int(self.db(query, kind)[0][0])
 
     def cli(self, *args: str) -> str:
         out = subprocess.run(
@@ -413,6 +422,53 @@ def test_a_gateway_restart_in_the_middle_of_a_handoff_loses_nothing(stack):
     assert s.db("SELECT state, close_reason FROM tickets WHERE id = ?", number) == [("closed", "handed_back")]
     threads = s.db("SELECT thread_id FROM desk_topics WHERE ticket_id = ?", number)
     assert threads == [(thread,)]  # the same topic before and after the restart
+
+
+def test_fault_drill_the_gateway_killed_with_relays_and_a_reply_queued_sends_each_once(stack):
+    """Telegram slow and failing (each call waits a second, then 502) while a person writes three messages
+    to her operators and another person asks the assistant: everything waits in the outbox. SIGKILL, start
+    again: each relay reaches the topic once, in order, and the reply reaches its person once."""
+    s, chiara, paolo = stack, 8307, 8308
+    number, thread, _, _ = request(s, chiara, "Chiara", "centri estivi a Magenta")
+    copies_before = s.tg.count(GROUP, "copyMessage")
+    for method in ("copyMessage", "sendMessage"):
+        s.tg.post("/_test/fail", method=method, status=502, times=6, delay=1.0)
+    ids = [
+        s.tg.say(chiara, "Chiara", text=f"ho ancora una domanda ({i})")[0]["message_id"]
+        for i in range(3)
+    ]
+    s.tg.say(paolo, "Paolo", text="nido il sabato a Legnano")
+    eventually_sync(
+        lambda: s.unsent("relay") == 3 and s.unsent("reply") == 1,
+        timeout=60,
+        interval=0.1,
+        what="three relays and a reply queued",
+    )
+
+    def tried() -> bool:  # Telegram was tried, and failed
+        query = {"chat_id": GROUP, "method": "copyMessage", "all": "1"}
+        return len(s.tg.http.get("/_test/sent", params=query).json()) > copies_before
+
+    eventually_sync(tried, timeout=30, interval=0.1, what="a failed copy")
+
+    s.restart(kill=True)
+
+    copies = s.tg.wait(GROUP, "copyMessage", copies_before + 3, timeout=90)[copies_before:]
+    [reply] = s.tg.wait(paolo, timeout=90)
+    eventually_sync(
+        lambda: s.unsent("relay") == 0 and s.unsent("reply") == 0, timeout=30, what="the outbox sent"
+    )
+    assert s.tg.count(GROUP, "copyMessage") == copies_before + 3  # each relay once
+    assert [c["params"]["message_id"] for c in copies] == ids  # in order
+    assert all(c["params"]["message_thread_id"] == thread for c in copies)
+    assert s.tg.count(paolo) == 1 and "Legnano" in reply["params"]["text"]  # the reply once
+    unanswered = s.db(
+        "SELECT count(*) FROM messages m JOIN users u ON u.id = m.user_id "
+        "WHERE u.channel_user_key = ? AND m.direction = 'in' AND m.answered_at IS NULL",
+        str(paolo),
+    )
+    assert unanswered == [(0,)]  # answered, now that Telegram has it
+    assert s.db("SELECT state FROM tickets WHERE id = ?", number) == [("waiting",)]
 
 
 def test_out_of_office_hours_the_person_is_told_when_operators_answer(stack):
