@@ -1,9 +1,10 @@
 """The operators' desk on Telegram: a forum supergroup per partner, a topic per ticket.
 
 The decisions are :class:`bot.handoff.service.HandoffService`'s; this module only speaks Telegram. It is an
-:class:`~bot.handoff.ports.OperatorsDesk` (told by the service about every ticket) and the Telegram
-:class:`~bot.handoff.ports.PersonSender`; where each ticket sits (topic, card, copies) it keeps in its own
-table, through the service's :class:`~bot.handoff.ports.DeskPlaces` port.
+:class:`~bot.handoff.ports.OperatorsDesk` (told by the service about every ticket), with the Telegram
+:class:`~bot.handoff.ports.PersonSender` (:mod:`bot.channels.telegram.person_sender`); where each ticket
+sits (topic, card, copies) it keeps in its own table, through the service's
+:class:`~bot.handoff.ports.DeskPlaces` port.
 
 * **Topics.** Each ticket gets its own forum topic (never the General one) with a card (see
   :mod:`bot.channels.telegram.cards`). Everything that touches a ticket's topic is an item of the outbox
@@ -31,10 +32,11 @@ from typing import Any
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.channels.telegram.cards import card_buttons, render_card
-from bot.channels.telegram.render import render_reply, split_text
+from bot.channels.telegram.person_sender import TelegramPersonSender
+from bot.channels.telegram.render import split_text
 from bot.channels.telegram.send import TelegramSend
 from bot.core import outbox as outbox_kinds
-from bot.core.messages import Inbound, Reply
+from bot.core.messages import Inbound
 from bot.core.outbox import (
     Handler,
     MemoryOutbox,
@@ -45,7 +47,7 @@ from bot.core.outbox import (
     Undeliverable,
 )
 from bot.handoff import texts as txt
-from bot.handoff.model import Card, Delivery, ErasedTicket, TicketView, display_name
+from bot.handoff.model import Card, ErasedTicket, TicketView, display_name
 from bot.handoff.service import HandoffService
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,7 @@ class TelegramDesk:
         ):
             self.outbox.handle(kind, partial(self._refusals, handler))
         service.attach_desk(self)
-        service.attach_sender("telegram", self)
+        service.attach_sender("telegram", TelegramPersonSender(send, encode))
 
     @property
     def bot(self) -> Any:  # PTB's ExtBot
@@ -382,31 +384,3 @@ class TelegramDesk:
                 log.warning("ticket %d: card not updated: %s", ticket.id, exc)
         except TelegramError as exc:
             log.warning("ticket %d: card not updated: %s", ticket.id, exc)
-
-    # ------------------------------------------------------------------ the person (PersonSender)
-
-    async def send(self, user_key: str, replies: list[Reply]) -> Delivery:
-        for reply in replies:
-            for part in render_reply(reply, self.encode):
-                try:
-                    await self.telegram.rendered(int(user_key), part)
-                except Forbidden:
-                    return Delivery.BLOCKED
-                except TelegramError as exc:
-                    log.warning("a handoff message did not reach the person: %s", exc)
-                    return Delivery.FAILED
-        return Delivery.OK
-
-    async def copy(self, user_key: str, from_chat_id: int, message_id: int) -> tuple[Delivery, int | None]:
-        try:
-            copied = await self.telegram.call(
-                lambda: self.bot.copy_message(
-                    chat_id=int(user_key), from_chat_id=from_chat_id, message_id=message_id
-                )
-            )
-        except Forbidden:
-            return Delivery.BLOCKED, None
-        except TelegramError as exc:
-            log.warning("an operator's message did not reach the person: %s", exc)
-            return Delivery.FAILED, None
-        return Delivery.OK, int(copied.message_id)

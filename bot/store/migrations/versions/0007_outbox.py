@@ -1,7 +1,7 @@
 """outbox (work for Telegram, sent by a worker) and telegram_inbox (webhook updates kept until handled)
 
 Revision ID: 0007_outbox
-Revises: 0006
+Revises: 0005_web_sessions
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_outbox"
-down_revision: str | None = "0006"
+down_revision: str | None = "0005_web_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
