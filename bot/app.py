@@ -152,7 +152,9 @@ async def start(gw: Gateway) -> None:
         from bot.channels.telegram.build import build_telegram
         from bot.channels.telegram.webhook import WebhookInbox
 
-        clock = gw.settings.clock()
+        # the clock the outbox's items were stamped with: a second clock from CONCILIA_FAKE_NOW would
+        # start later, run behind, and find every new item not yet due
+        clock = gw.outbox.clock if gw.outbox is not None else gw.settings.clock()
         gw.telegram = build_telegram(
             gw.settings,
             gw.router,
