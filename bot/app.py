@@ -26,6 +26,7 @@ from bot.assistant.rasa import RasaClient
 from bot.channels.telegram.callbacks import CallbackStore
 from bot.channels.web.chat import WebChannel, WebConfig
 from bot.channels.web.limits import Limits
+from bot.conversation.conversations import ConversationPolicy
 from bot.conversation.recovery import Recovery, run_recovery
 from bot.conversation.router import ConversationRouter
 from bot.conversation.town_locator import KnowledgeTownLocator
@@ -104,6 +105,10 @@ async def build(settings: Settings) -> Gateway:
         gateway_name=settings.gateway_name,
         # Telegram's replies go through the outbox, sent by the channel's worker
         outbox_channels=frozenset({"telegram"}) if settings.telegram_enabled else frozenset(),
+        conversation_policy=ConversationPolicy(
+            max_turns=settings.rasa_conversation_turns,
+            session_expiration=timedelta(minutes=settings.rasa_session_expiration_minutes),
+        ),
     )
     recovery = Recovery(
         store,

@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: SecretStr
     rasa_timeout: float = Field(default=5.0, gt=0, le=120)
+    # a person's Rasa conversation starts again (a new Rasa id, the slots carried over) after this many
+    # messages, or with none after Rasa's session expiry: nlu/domain.yml's session_expiration_time, in
+    # minutes (bot/conversation/conversations.py)
+    rasa_conversation_turns: int = Field(default=30, ge=2, le=100_000)
+    rasa_session_expiration_minutes: float = Field(default=720.0, gt=0, le=10 * 365 * 24 * 60)
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)

@@ -50,6 +50,12 @@ class InstantAssistant:
     async def erase(self, sender_id: str) -> None:
         return None
 
+    async def slots(self, sender_id: str) -> dict[str, Any]:
+        return {"comune": "Corbetta", "territory": "magentino"}
+
+    async def set_slots(self, sender_id: str, slots: dict[str, Any]) -> None:
+        return None
+
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)

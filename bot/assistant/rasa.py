@@ -110,6 +110,22 @@ class RasaClient:
         """Replace the conversation's tracker with no events: Rasa forgets what it was told."""
         await self._request("PUT", f"/conversations/{quote(sender_id, safe='')}/tracker/events", json=[])
 
+    async def slots(self, sender_id: str) -> dict[str, Any]:
+        """The conversation's slots that have a value (its tracker without the events)."""
+        response = await self._request(
+            "GET", f"/conversations/{quote(sender_id, safe='')}/tracker", params={"include_events": "NONE"}
+        )
+        try:
+            slots = response.json().get("slots") or {}
+        except (ValueError, AttributeError):
+            raise AssistantUnavailable("Rasa's tracker is not a JSON object") from None
+        return {name: value for name, value in slots.items() if value is not None}
+
+    async def set_slots(self, sender_id: str, slots: dict[str, Any]) -> None:
+        """Start the conversation (Rasa runs its session start first) with these slots set."""
+        events = [{"event": "slot", "name": name, "value": value} for name, value in slots.items()]
+        await self._request("POST", f"/conversations/{quote(sender_id, safe='')}/tracker/events", json=events)
+
     async def ping(self) -> bool:
         try:
             await self._request("GET", "/")

@@ -29,6 +29,7 @@ from bot.core.messages import MAX_TEXT_CHARS, Inbound, Reply, normalise_meta
 from bot.core.outbox import NewItem
 from bot.core.ratelimit import RateLimiter
 from bot.store import NewMessage, PendingMessage, Store, StoreUnavailable, new_sender_id
+from bot.store.records import ConversationAge
 from bot.store.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class TakenIn:
     person: Sender
     message_id: int | None  # None when the message is in the spool or could not be stored
     recent_inbound: int | None = None  # the person's inbound messages in the flood window, this one included
+    conversation: ConversationAge | None = None  # the age of her Rasa conversation, when the database told
 
 
 def clean(value: str | None, limit: int | None = None) -> str | None:
@@ -136,7 +138,7 @@ class Journal:
                 if ref is None:
                     return None
                 person = self.remember(key, Sender(ref.id, ref.rasa_sender_id))
-                return TakenIn(person, ref.message_id, ref.recent_inbound)
+                return TakenIn(person, ref.message_id, ref.recent_inbound, ref.conversation)
         # Answered now, while the database is away: written as answered, so no gateway answers it again.
         self.spool.add(replace(record, answered_at=record.created_at))
         return TakenIn(self.remember(key, cached or Sender(None, record.rasa_sender_id)), None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.assistant.answers import AssistantAnswer, AssistantUnavailable
 from bot.conversation import texts
@@ -29,6 +29,10 @@ class Assistant(Protocol):
     async def send(self, sender_id: str, text: str) -> AssistantAnswer: ...
 
     async def erase(self, sender_id: str) -> None: ...
+
+    async def slots(self, sender_id: str) -> dict[str, Any]: ...
+
+    async def set_slots(self, sender_id: str, slots: dict[str, Any]) -> None: ...
 
 
 class Privacy:

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 
 from bot.assistant.answers import AssistantUnavailable
 from bot.conversation import texts
+from bot.conversation.conversations import ConversationPolicy, Conversations
 from bot.conversation.journal import (
     Journal,
     Outcome,
@@ -62,6 +63,7 @@ from bot.handoff import texts as handoff_texts
 from bot.handoff.model import Person
 from bot.store import PendingMessage, Store, StoreUnavailable
 from bot.store.models import utcnow
+from bot.store.records import ConversationAge
 from bot.store.spool import Spool
 
 if TYPE_CHECKING:
@@ -91,6 +93,7 @@ class ConversationRouter:
         handoff: HandoffService | None = None,
         gateway_name: str | None = None,
         outbox_channels: frozenset[str] = frozenset(),
+        conversation_policy: ConversationPolicy | None = None,
     ) -> None:
         self.store = store
         self.handoff = handoff
@@ -108,6 +111,8 @@ class ConversationRouter:
             outbox_channels=outbox_channels,
         )
         self.privacy = Privacy(store, assistant, self.journal, handoff, clock)
+        policy = conversation_policy or ConversationPolicy()
+        self.conversations = Conversations(store, assistant, self.journal, policy, clock)
 
     @property
     def spool(self) -> Spool:
@@ -136,7 +141,7 @@ class ConversationRouter:
             self.journal.remember_update(msg.update_id)
         person = taken.person
         try:
-            outcome = await self._answer(msg, person, recent=taken.recent_inbound)
+            outcome = await self._answer(msg, person, recent=taken.recent_inbound, age=taken.conversation)
         except Exception:
             log.exception("unexpected error while answering a %s message", msg.channel)
             outcome = said(Reply(texts.UNAVAILABLE))
@@ -194,7 +199,13 @@ class ConversationRouter:
     # --- deciding -----------------------------------------------------------------------------------
 
     async def _answer(
-        self, msg: Inbound, person: Sender, *, counted: bool = False, recent: int | None = None
+        self,
+        msg: Inbound,
+        person: Sender,
+        *,
+        counted: bool = False,
+        recent: int | None = None,
+        age: ConversationAge | None = None,
     ) -> Outcome:
         if not counted and not await self.journal.allowed(msg, person, recent):
             return said(Reply(texts.RATE_LIMITED)) if self.journal.say_slow_down(msg) else said()
@@ -217,11 +228,12 @@ class ConversationRouter:
         if msg.command:
             return await self._command(msg, person)
         if msg.location is not None:
-            return await self._location(person, *msg.location)
+            return await self._location(await self.conversations.current(msg, person, age), *msg.location)
         # Typed text never reaches Rasa as "/intent{...}": only button payloads may trigger intents.
         to_rasa = msg.payload or (msg.text or "").strip().lstrip("/").strip()
         if not to_rasa:
             return said(Reply(texts.EMPTY))
+        person = await self.conversations.current(msg, person, age)
         outcome = await self._ask_rasa(person, to_rasa)
         meta = outcome.meta or {}
         if self.handoff is not None and meta.get("handoff") and not meta.get("fallback"):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from bot.core.outbox import NewItem
 from bot.store.callbacks import payload as callback_payload
 from bot.store.callbacks import save as save_callback_payloads
+from bot.store.conversations import conversation_age, record_sender_id, switch_sender_id
 from bot.store.db import Database, PersonErased
 from bot.store.erase import erase_person, erased_since, sender_ids_of, tombstone_key
 from bot.store.models import Erasure, Message, PrivacyEvent, ProcessedUpdate, RasaSenderId, User, utcnow
@@ -65,7 +66,13 @@ class Store:
                 try:
                     ref = self._save_in(session, records)
                     if ref is not None and count_since is not None:
-                        ref = replace(ref, recent_inbound=_count_inbound(session, ref.id, count_since))
+                        ref = replace(
+                            ref,
+                            recent_inbound=_count_inbound(session, ref.id, count_since),
+                            conversation=conversation_age(session, ref.id, ref.message_id)
+                            if ref.message_id is not None
+                            else None,
+                        )
                     session.commit()
                     return ref
                 except IntegrityError:
@@ -246,6 +253,14 @@ class Store:
     async def sender_ids(self, user_id: int) -> list[str]:
         """Every Rasa id the person was given (see :func:`bot.store.erase.sender_ids_of`)."""
         return await self.db.read(lambda s: sender_ids_of(s, user_id))
+
+    async def record_sender_id(self, user_id: int, sender_id: str, at: datetime) -> bool:
+        """Record a new Rasa id of the person before Rasa hears of it (see :mod:`bot.store.conversations`)."""
+        return await self.db.write(lambda s: record_sender_id(s, user_id, sender_id, at))
+
+    async def switch_sender_id(self, user_id: int, old: str, new: str) -> str | None:
+        """Make the recorded ``new`` her current Rasa id if ``old`` still is; the current one after."""
+        return await self.db.write(lambda s: switch_sender_id(s, user_id, old, new))
 
     async def erase_user(self, user_id: int) -> None:
         """Delete everything about the person (see :func:`bot.store.erase.erase_person`); keep one

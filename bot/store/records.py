@@ -16,12 +16,26 @@ def new_sender_id() -> str:
 
 
 @dataclass(frozen=True)
+class ConversationAge:
+    """How old the person's current Rasa conversation is, seen from the message just stored: the inbound
+    messages stored before it since her current Rasa id was given (an upper bound on the turns Rasa had:
+    commands and messages to an operator count too), when the last of them came, and when this one did
+    (a new conversation starts with it)."""
+
+    turns: int
+    last_at: datetime | None
+    at: datetime
+
+
+@dataclass(frozen=True)
 class UserRef:
     id: int
     rasa_sender_id: str
     message_id: int | None = field(default=None, compare=False)  # the first message just stored
     # the person's inbound messages since ``count_since`` (this one included), when save() was asked
     recent_inbound: int | None = field(default=None, compare=False)
+    # the age of her Rasa conversation, when save() was asked with ``count_since``
+    conversation: ConversationAge | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

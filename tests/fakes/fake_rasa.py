@@ -85,6 +85,8 @@ class FakeRasa:
     calls: list[tuple[str, str]] = field(default_factory=list)  # (sender, message)
     trackers: dict[str, list[str]] = field(default_factory=dict)  # sender -> messages it was told
     erased: list[str] = field(default_factory=list)
+    # sender -> slots: set with POST .../tracker/events (slot events), read with GET .../tracker
+    slots: dict[str, dict[str, Any]] = field(default_factory=dict)
     api_urls: list[str] = field(default_factory=list)  # path and query string of each tracker API call
     port: int = 0
     _runner: web.AppRunner | None = None
@@ -98,6 +100,8 @@ class FakeRasa:
         app.router.add_get("/", self._hello)
         app.router.add_post("/webhooks/rest/webhook", self._webhook)
         app.router.add_put("/conversations/{sender}/tracker/events", self._replace_events)
+        app.router.add_post("/conversations/{sender}/tracker/events", self._append_events)
+        app.router.add_get("/conversations/{sender}/tracker", self._tracker)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
@@ -150,4 +154,36 @@ class FakeRasa:
         sender = request.match_info["sender"]
         self.erased.append(sender)
         self.trackers[sender] = []
+        self.slots.pop(sender, None)
         return web.json_response({"sender_id": sender, "events": events})
+
+    async def _append_events(self, request: web.Request) -> web.Response:
+        """As Rasa: the events are appended (after a session start for a new conversation); only slot
+        events are kept here. An empty list is a bad request, as in Rasa."""
+        self.api_urls.append(request.path_qs)
+        if not self._authorised(request):
+            return web.json_response({"status": "failure", "reason": "NotAuthenticated"}, status=401)
+        if self.fail_status:
+            return web.json_response({"error": "boom"}, status=self.fail_status)
+        events = await request.json()
+        if not isinstance(events, list) or not events:
+            return web.json_response({"status": "failure", "reason": "BadRequest"}, status=400)
+        sender = request.match_info["sender"]
+        slots = self.slots.setdefault(sender, {})
+        for event in events:
+            if event.get("event") == "slot":
+                slots[event["name"]] = event["value"]
+        return web.json_response({"sender_id": sender, "slots": slots})
+
+    async def _tracker(self, request: web.Request) -> web.Response:
+        """The tracker's current state; every slot of the domain is there, None when not set."""
+        self.api_urls.append(request.path_qs)
+        if not self._authorised(request):
+            return web.json_response({"status": "failure", "reason": "NotAuthenticated"}, status=401)
+        if self.fail_status:
+            return web.json_response({"error": "boom"}, status=self.fail_status)
+        sender = request.match_info["sender"]
+        slots = {"comune": None, "territory": None, "session_started_metadata": None}
+        slots.update(self.slots.get(sender, {}))
+        events = None if request.query.get("include_events") == "NONE" else []
+        return web.json_response({"sender_id": sender, "slots": slots, "events": events})

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -15,7 +16,7 @@ from sqlalchemy import inspect, select, text
 
 from bot.store import NewMessage, Store, StoreUnavailable, make_engine, upgrade
 from bot.store.migrate import current_revision, head_revision
-from bot.store.models import Base, Message, PrivacyEvent, ProcessedUpdate, User
+from bot.store.models import Base, Message, PrivacyEvent, ProcessedUpdate, RasaSenderId, User
 from bot.store.retention import purge_once, run_retention
 from tests.support import eventually
 
@@ -225,3 +226,36 @@ async def test_unreachable_database_raises_store_unavailable(tmp_path):
     with pytest.raises(StoreUnavailable):
         await store.save([msg()])
     store.close()
+
+
+async def test_a_new_rasa_conversation_is_recorded_counted_from_its_start_and_erased(store):
+    """bot/store/conversations.py: the age of the current conversation, a new id recorded then made
+    current (once, whoever asks twice), and every id erased with the person."""
+    since = NOW - timedelta(hours=1)
+
+    def mine(at):  # what the gateway sends: the id it holds for her
+        return dataclasses.replace(msg(at=at), rasa_sender_id="c-first")
+
+    ref = await store.save([mine(NOW)], count_since=since)
+    assert ref.conversation.turns == 0 and ref.conversation.last_at is None
+    ref = await store.save([mine(NOW + timedelta(seconds=5))], count_since=since)
+    assert ref.conversation.turns == 1 and ref.conversation.last_at == NOW
+    assert ref.conversation.at == NOW + timedelta(seconds=5)
+    first = ref.rasa_sender_id
+
+    started = NOW + timedelta(seconds=10)
+    assert await store.record_sender_id(ref.id, "c-second", started)
+    assert await store.sender_ids(ref.id) == [first, "c-second"]  # recorded before it is current
+    assert await store.switch_sender_id(ref.id, first, "c-second") == "c-second"
+    assert await store.switch_sender_id(ref.id, first, "c-third") == "c-second"  # already switched
+
+    ref = await store.save([mine(started)], count_since=since)
+    assert ref.rasa_sender_id == "c-second"
+    assert ref.conversation.turns == 0  # the new conversation's own messages only
+    ref = await store.save([mine(started + timedelta(seconds=1))], count_since=since)
+    assert ref.conversation.turns == 1 and ref.conversation.last_at == started
+    assert set(await store.sender_ids(ref.id)) == {first, "c-second"}
+
+    await store.erase_user(ref.id)
+    assert all_rows(store, RasaSenderId) == [] and all_rows(store, User) == []
+    assert not await store.record_sender_id(ref.id, "c-fourth", started)
