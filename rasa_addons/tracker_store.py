@@ -18,16 +18,28 @@ with no events on its own: a new conversation starts with ``action_listen``. Use
 
 Its engine hides bound parameters (``hide_parameters``): a failed statement's error, which Rasa logs, never
 quotes what a person wrote or her conversation id.
+
+It is the default store (endpoints.yml: a SQLite file in ``$CONCILIA_VAR``), so Rasa's memory does not grow
+with the conversations and a restart of Rasa loses none of them. On SQLite the file is in WAL mode with
+``synchronous=NORMAL`` (a commit is one write, not two fsyncs; a killed Rasa loses nothing), and after an
+erase the WAL is copied into the file and emptied, so the erased words are in no byte of either.
+
+``retention_days`` (optional key): conversations with no event for that many days are deleted, when the
+store starts and then every hour. The gateway erases people silent for ``RETENTION_DAYS`` and the old
+conversations it replaces (bot/conversation/conversations.py) itself; this purge is the backstop for
+conversations it could not erase (Rasa was down at that moment, the gateway's database was restored...).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy import text
+from sqlalchemy import event, func, text
 
 log = logging.getLogger(__name__)
 
@@ -35,25 +47,85 @@ log = logging.getLogger(__name__)
 class ErasableSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` where saving a conversation with no events deletes it."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    PURGE_EVERY = 3600.0  # seconds
+
+    def __init__(self, *args: Any, retention_days: float | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Rasa builds the engine itself, with no way to pass create_engine() options: SQLAlchemy reads
         # this attribute whenever it logs a statement or wraps an error
         self.engine.hide_parameters = True
+        if self.engine.dialect.name == "sqlite":
+            _fast_sqlite(self.engine)
+        self.retention_days = float(retention_days) if retention_days else None
+        if self.retention_days:
+            self.purge(time.time() - self.retention_days * 86400)
+            threading.Thread(target=self._purge_every_hour, name="tracker-purge", daemon=True).start()
+
+    def _purge_every_hour(self) -> None:
+        assert self.retention_days is not None
+        while True:
+            time.sleep(self.PURGE_EVERY)
+            try:
+                self.purge(time.time() - self.retention_days * 86400)
+            except Exception:  # logged, tried again in an hour; Rasa goes on
+                log.exception("the tracker store's retention purge failed")
+
+    def purge(self, before: float) -> int:
+        """Delete every conversation whose last event is older than ``before`` (a Unix time); the number of
+        conversations deleted."""
+        with self.session_scope() as session:
+            old = (
+                session.query(self.SQLEvent.sender_id)
+                .group_by(self.SQLEvent.sender_id)
+                .having(func.max(self.SQLEvent.timestamp) < before)
+            )
+            senders = [row[0] for row in old.all()]
+            for i in range(0, len(senders), 500):
+                self._delete(session, senders[i : i + 500])
+            session.commit()
+        if senders:
+            self._checkpoint()
+            log.info("retention: %d conversations older than the retention period deleted", len(senders))
+        return len(senders)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         if tracker.events:
             await super().save(tracker)
             return
         with self.session_scope() as session:
-            if self.engine.dialect.name == "sqlite":
-                # the deleted events are overwritten with zeros, not left in the file's free pages
-                session.execute(text("PRAGMA secure_delete=ON"))
-            deleted = (
-                session.query(self.SQLEvent)
-                .filter(self.SQLEvent.sender_id == tracker.sender_id)
-                .delete(synchronize_session=False)
-            )
+            deleted = self._delete(session, [tracker.sender_id])
             session.commit()
         if deleted:
+            self._checkpoint()
             log.info("conversation erased from the tracker store (%d events)", deleted)
+
+    def _delete(self, session: Any, senders: list[str]) -> int:
+        if self.engine.dialect.name == "sqlite":
+            # the deleted events are overwritten with zeros, not left in the file's free pages
+            session.execute(text("PRAGMA secure_delete=ON"))
+        return int(
+            session.query(self.SQLEvent)
+            .filter(self.SQLEvent.sender_id.in_(senders))
+            .delete(synchronize_session=False)
+        )
+
+    def _checkpoint(self) -> None:
+        """SQLite in WAL mode: the WAL copied into the file and emptied (nothing deleted stays in it)."""
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+def _fast_sqlite(engine: Any) -> None:
+    """The file in WAL mode (it stays so), and every connection from now on with one write per commit
+    instead of two fsyncs and a busy timeout (the purge thread and the server share the file)."""
+
+    def tune(dbapi_connection: Any, _record: Any = None) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    event.listen(engine, "connect", tune)
+    with engine.connect() as conn:
+        conn.execute(text("PRAGMA journal_mode=WAL"))

@@ -163,17 +163,27 @@ class Supervisor:
         self.say("Stopped.")
 
 
+def endpoints_file(var: Path, action_port: int, retention_days: str) -> Path:
+    """endpoints.yml for this run, in ``var``: the action server's port, Rasa's conversations in
+    ``var/rasa-conversations.db``, kept as long as the gateway keeps messages (RETENTION_DAYS)."""
+    if not retention_days.strip().isdigit():
+        raise SystemExit(f"RETENTION_DAYS is not a number of days: {retention_days!r}")
+    text = (ROOT / "endpoints.yml").read_text("utf-8")
+    text = text.replace("127.0.0.1:5055", f"127.0.0.1:{action_port}")
+    text = text.replace("db: var/rasa-conversations.db", f'db: "{var.resolve() / "rasa-conversations.db"}"')
+    text = text.replace("retention_days: 180", f"retention_days: {int(retention_days)}")
+    path = var / "endpoints.yml"
+    path.write_text(text, "utf-8")
+    return path
+
+
 def build(var: Path) -> Supervisor:
     action_port = int(os.environ.get("ACTION_PORT", "5055"))
     rasa_port = int(os.environ.get("RASA_PORT", "5005"))
     web = f"http://{os.environ.get('WEB_HOST', '127.0.0.1')}:{os.environ.get('WEB_PORT', '8080')}"
     token = os.environ["RASA_TOKEN"]
     logs = var / "log"
-    endpoints = ROOT / "endpoints.yml"
-    if action_port != 5055:  # endpoints.yml names the default port
-        endpoints = var / "endpoints.yml"
-        text = (ROOT / "endpoints.yml").read_text("utf-8")
-        endpoints.write_text(text.replace("127.0.0.1:5055", f"127.0.0.1:{action_port}"), "utf-8")
+    endpoints = endpoints_file(var, action_port, os.environ.get("RETENTION_DAYS", "180"))
     rasa_python = str(ROOT / ".venv-rasa" / "bin" / "python")
     base = {k: v for k, v in os.environ.items() if k != "RASA_TOKEN"}
     rasa_env = {**base, "SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}

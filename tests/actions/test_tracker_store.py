@@ -5,12 +5,13 @@ in-memory store does; Rasa's own SQL store keeps every event."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -91,3 +92,84 @@ def test_a_failed_statement_does_not_quote_what_was_bound(tmp_path: Path) -> Non
         conn.execute(text("INSERT INTO no_such_table VALUES (:words)"), {"words": "mi chiamo Giulia"})
     assert "no_such_table" in str(failed.value)
     assert "Giulia" not in str(failed.value) and "hidden" in str(failed.value)
+
+
+def _conversation_at(sender: str, at: float) -> DialogueStateTracker:
+    events = [
+        ActionExecuted("action_session_start", timestamp=at),
+        SessionStarted(timestamp=at),
+        ActionExecuted("action_listen", timestamp=at),
+        UserUttered("ci sono centri estivi a Corbetta?", timestamp=at),
+    ]
+    return DialogueStateTracker.from_events(sender, events)
+
+
+def test_the_retention_purge_deletes_the_conversations_silent_past_it(tmp_path: Path) -> None:
+    asyncio.run(_purging(tmp_path))
+
+
+async def _purging(tmp_path: Path) -> None:
+    now = time.time()
+    store = ErasableSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"))
+    await store.save(_conversation_at("c-old", now - 200 * 86400))
+    await store.save(_conversation_at("c-recent", now - 10 * 86400))
+    old_but_active = _conversation_at("c-active", now - 300 * 86400)
+    old_but_active.update(UserUttered("e quanto costa?", timestamp=now - 3600))
+    await store.save(old_but_active)
+
+    assert store.purge(now - 180 * 86400) == 1
+
+    assert await store.retrieve_full_tracker("c-old") is None
+    assert await store.retrieve_full_tracker("c-recent") is not None
+    assert await store.retrieve_full_tracker("c-active") is not None
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("rasa.db"))
+    assert b"c-old" not in raw and b"c-recent" in raw
+
+    # at start-up with `retention_days` (endpoints.yml): the same purge
+    await store.save(_conversation_at("c-old", now - 200 * 86400))
+    again = ErasableSQLTrackerStore(
+        DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"), retention_days=180
+    )
+    assert await again.retrieve_full_tracker("c-old") is None
+    assert await again.retrieve_full_tracker("c-recent") is not None
+
+
+def test_a_new_store_on_the_same_file_goes_on_with_the_conversation(tmp_path: Path) -> None:
+    """A restart of Rasa: the conversation is where it was; the file is in WAL mode."""
+    asyncio.run(_restarting(tmp_path))
+
+
+async def _restarting(tmp_path: Path) -> None:
+    first = ErasableSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"))
+    tracker = _conversation("c-giulia")
+    tracker.update(SlotSet("comune", "Corbetta"))
+    await first.save(tracker)
+    first.engine.dispose()
+
+    second = ErasableSQLTrackerStore(
+        Domain.from_path("nlu/domain.yml"), dialect="sqlite", db=str(tmp_path / "rasa.db")
+    )
+    again = await second.retrieve("c-giulia")
+    assert again is not None and again.get_slot("comune") == "Corbetta"
+    assert again.latest_message.text == "ci sono centri estivi a Corbetta?"
+    with second.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_endpoints_yml_makes_rasa_keep_conversations_in_the_erasable_sqlite_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default set-up: what Rasa builds from endpoints.yml (relative paths from the project root, as
+    systemd's WorkingDirectory; scripts/supervise.py writes an absolute one)."""
+    from rasa.core.tracker_store import create_tracker_store
+    from rasa.utils.endpoints import read_endpoint_config
+
+    config = read_endpoint_config(str(Path("endpoints.yml").resolve()), "tracker_store")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "var").mkdir()
+    store = create_tracker_store(config, DOMAIN)
+    inner = getattr(store, "_tracker_store", store)  # Rasa wraps it in a FailSafeTrackerStore
+    assert isinstance(inner, ErasableSQLTrackerStore)
+    assert inner.retention_days == 180
+    asyncio.run(inner.save(_conversation("c-giulia")))
+    assert (tmp_path / "var" / "rasa-conversations.db").exists()

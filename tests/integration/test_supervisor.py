@@ -69,3 +69,17 @@ def test_a_part_that_keeps_stopping_is_restarted_with_growing_pauses(supervise, 
     assert "the other parts keep running" in log
     assert "The crashing part stopped (exit code 3)" in capsys.readouterr().out  # the terminal too
     assert not steady.running and not crashing.running and "Stopped." in log
+
+
+def test_the_endpoints_file_of_a_run_names_its_var_folder_port_and_retention(supervise, tmp_path):
+    endpoints_file = supervise.endpoints_file
+    path = endpoints_file(tmp_path, 5099, "30")
+
+    text = path.read_text("utf-8")
+    assert path.parent == tmp_path
+    assert "http://127.0.0.1:5099/webhook" in text
+    assert f'db: "{tmp_path.resolve() / "rasa-conversations.db"}"' in text
+    assert "retention_days: 30\n" in text
+    assert "rasa_addons.tracker_store.ErasableSQLTrackerStore" in text
+    with pytest.raises(SystemExit):
+        endpoints_file(tmp_path, 5099, "sei mesi")
