@@ -4,7 +4,8 @@
 (always), the Telegram channel with the operators' side of the handoff (when ``TELEGRAM_BOT_TOKEN`` is set),
 the outbox worker (Telegram's replies and the operators' desk work, written to the database first), the
 retention job, the handoff timers, the spool flusher (which also writes pending button payloads) and the
-recovery of messages an earlier run left unanswered (:mod:`bot.recovery`), until SIGINT or SIGTERM.
+recovery of messages an earlier run left unanswered (:mod:`bot.recovery`), until SIGINT or SIGTERM. The
+web server also serves the partners' console (``/console/``, :mod:`bot.console`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from bot.assistant.rasa import RasaClient
 from bot.channels.telegram.callbacks import CallbackStore
 from bot.channels.web.chat import WebChannel, WebConfig
 from bot.channels.web.limits import Limits
+from bot.console.accounts import ConsoleAccounts
+from bot.console.accounts import Limits as ConsoleLimits
+from bot.console.views import TicketViews
+from bot.console.web import ConsoleWeb
 from bot.conversation.conversations import ConversationPolicy
 from bot.conversation.recovery import Recovery, run_recovery
 from bot.conversation.router import ConversationRouter
@@ -39,6 +44,7 @@ from bot.handoff.timeouts import run_timeouts
 from bot.logs import configure_logging
 from bot.settings import Settings, trusted_networks
 from bot.store import Store, make_engine, upgrade
+from bot.store.console import ConsoleStore
 from bot.store.outbox import InboxStore, OutboxStore
 from bot.store.retention import run_retention
 from bot.store.spool import Spool
@@ -118,6 +124,17 @@ async def build(settings: Settings) -> Gateway:
         grace=timedelta(seconds=settings.recover_after_seconds),
         clock=clock,
     )
+    console = ConsoleWeb(
+        ConsoleAccounts(
+            ConsoleStore(store),
+            clock=clock,
+            session_idle=timedelta(minutes=settings.console_session_idle_minutes),
+            limits=ConsoleLimits(settings.console_failures_per_login, settings.console_failures_per_address),
+        ),
+        TicketViews(handoff, ConsoleStore(store)),
+        trusted_proxies=trusted_networks(settings.web_trusted_proxies),
+        clock=clock,
+    )
     web = WebChannel(
         router,
         health_checks={"db": store.ping, "rasa": rasa.ping},
@@ -125,6 +142,7 @@ async def build(settings: Settings) -> Gateway:
         config=web_config(settings),
         sessions=WebSessionStore(store),
         clock=clock,
+        mounts=[console.mount],
     )
     gw = Gateway(settings, store, rasa, router, web, handoff, recovery, CallbackStore(store, clock=clock))
     gw.outbox = OutboxStore(store.db, gateway=settings.gateway_name, started_at=clock(), clock=clock)

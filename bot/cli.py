@@ -23,9 +23,10 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("run", help="start the gateway (Telegram and web chat)")
 
-    from bot import operators_cli
+    from bot import console_cli, operators_cli
 
     operators_cli.add_parser(sub)
+    console_cli.add_parser(sub)
 
     args = parser.parse_args(argv)
     if args.command == "kb":
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         return app.main()
     if args.command == "operators":
         return operators_cli.main(args)
+    if args.command == "console":
+        return console_cli.main(args)
     return 2
 
 

@@ -10,11 +10,10 @@ person wrote).
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Iterable
 
-import phonenumbers
+from bot.insights.masking import LOG_LABELS, mask
 
 NOISY = ("httpx", "httpcore", "aiohttp.access", "telegram.ext.Updater", "apscheduler")
 
@@ -53,39 +52,16 @@ class RedactSecrets(_Rewrite):
         return super().filter(record) if self._secrets else True
 
 
-# Codice fiscale: 6 letters (surname, name), year, month letter, day, place, check letter; the digits may be
-# replaced by letters (omocodia).
-_DIGITISH = "[0-9LMNPQRSTUV]"
-_TAX_CODE = re.compile(
-    rf"\b[A-Z]{{6}}{_DIGITISH}{{2}}[ABCDEHLMPRST]{_DIGITISH}{{2}}[A-Z]{_DIGITISH}{{3}}[A-Z]\b", re.IGNORECASE
-)
-# IBAN: country, two check digits, then 11-30 letters or digits, written in groups of four or not at all.
-# The check digits are not verified: a mistyped IBAN is still somebody's.
-_IBAN = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b", re.IGNORECASE)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_DIGITS = re.compile(r"\d")
-
-
 class MaskPersonalData(_Rewrite):
-    """Phone numbers (as ``phonenumbers`` finds them, Italian by default: a Telegram chat id or a date is not
-    one), e-mail addresses, codici fiscali and IBANs become ``<phone>``, ``<email>``, ``<tax-code>``,
-    ``<iban>``."""
+    """Phone numbers, e-mail addresses, codici fiscali and IBANs become ``<phone>``, ``<email>``,
+    ``<tax-code>``, ``<iban>`` (:func:`bot.insights.masking.mask`)."""
 
     def __init__(self, region: str = "IT") -> None:
         super().__init__()
         self.region = region
 
     def redact(self, text: str) -> str:
-        text = _EMAIL.sub("<email>", text)
-        text = _IBAN.sub("<iban>", text)
-        text = _TAX_CODE.sub("<tax-code>", text)
-        if len(_DIGITS.findall(text)) < 6:  # the shortest Italian number has six digits
-            return text
-        found = phonenumbers.PhoneNumberMatcher(text, self.region, leniency=phonenumbers.Leniency.VALID)
-        spans = [(m.start, m.end) for m in found]
-        for start, end in reversed(spans):
-            text = text[:start] + "<phone>" + text[end:]
-        return text
+        return mask(text, LOG_LABELS, self.region)
 
 
 def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:

@@ -15,10 +15,16 @@ import argparse
 import asyncio
 import sys
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bot.handoff.office_hours import ROME
 from bot.handoff.service import HandoffService
 from bot.handoff.texts import day
+
+if TYPE_CHECKING:
+    from bot.settings import DatabaseSettings
+    from bot.store import Store
+    from knowledge import KnowledgeBase
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,7 +47,9 @@ def main(args: argparse.Namespace) -> int:
     return asyncio.run(_main(args))
 
 
-async def _main(args: argparse.Namespace) -> int:
+async def open_for_admin() -> tuple[KnowledgeBase, DatabaseSettings, Store] | None:
+    """The knowledge base, the settings and the database brought up to date, for an administrator's
+    command; None (with the reason printed) when one of them cannot be had."""
     from bot.settings import DatabaseSettings
     from bot.store import Store, make_engine, upgrade
     from knowledge import KnowledgeBaseInvalid, load
@@ -50,15 +58,22 @@ async def _main(args: argparse.Namespace) -> int:
         kb = load()
     except KnowledgeBaseInvalid as exc:
         print(f"La base di conoscenza ha errori: {exc}", file=sys.stderr)
-        return 1
+        return None
     settings = DatabaseSettings()
     try:
         engine = make_engine(settings.database_url)
         await asyncio.to_thread(upgrade, engine)
     except Exception as exc:
         print(f"Non riesco ad aprire il database: {exc}", file=sys.stderr)
+        return None
+    return kb, settings, Store(engine)
+
+
+async def _main(args: argparse.Namespace) -> int:
+    opened = await open_for_admin()
+    if opened is None:
         return 1
-    store = Store(engine)
+    kb, settings, store = opened
     service = HandoffService(store, lambda: kb, clock=settings.clock())
     try:
         command = args.operators_command

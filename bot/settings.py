@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     web_frame_ancestors: str = "'self'"
     web_access_log: bool = False
     handoff_tickets_per_address: int = Field(default=3, ge=1, le=1000)
+    # The partners' console (docs/console.md): a session ends after this long unused; failed sign-ins
+    # allowed per user name and per address in 15 minutes before the next ones are refused.
+    console_session_idle_minutes: float = Field(default=480.0, gt=0, le=7 * 24 * 60)
+    console_failures_per_login: int = Field(default=5, ge=1, le=1000)
+    console_failures_per_address: int = Field(default=20, ge=1, le=100_000)
 
     retention_days: int = Field(default=180, ge=1, le=3650)
 
@@ -356,6 +361,8 @@ class DatabaseSettings(BaseSettings):
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
     concilia_fake_now: datetime | None = None
+    # the address the partners' staff open the console at (the links `concilia console invite` prints)
+    console_url: str = "http://127.0.0.1:8080"
 
     @field_validator("database_url")
     @classmethod

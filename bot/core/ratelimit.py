@@ -42,3 +42,22 @@ class RateLimiter:
 
     def __len__(self) -> int:
         return len(self._hits)
+
+
+class Failures:
+    """Failed attempts per key in a sliding window (wrong passwords, wrong codes): ``blocked`` once there
+    were ``limit`` of them in the last ``window`` seconds. Keys idle for a whole window are forgotten."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._counter = RateLimiter(limit, window, clock)
+
+    def blocked(self, key: Hashable) -> bool:
+        counter = self._counter
+        now = counter._clock()
+        hits = counter._hits.get(key)
+        while hits and hits[0] <= now - counter.window:
+            hits.popleft()
+        return hits is not None and len(hits) >= counter.limit
+
+    def add(self, key: Hashable) -> None:
+        self._counter.allow(key)

@@ -89,7 +89,7 @@ class TicketView:
 class OperatorView:
     id: int
     partner_id: str
-    telegram_user_id: int
+    telegram_user_id: int | None  # None: an operator of the web console
     first_name: str | None
     active: bool
 

@@ -95,6 +95,10 @@ class OperatorActions(WithCards):
         op, refusal = await self.authorize(chat_id, telegram_user_id, first_name, ticket)
         if op is None:
             return Outcome(False, refusal or txt.NOT_LINKED, ticket, alert=True)
+        return await self._do(action, ticket, op)
+
+    async def _do(self, action: str, ticket: TicketView, op: OperatorView) -> Outcome:
+        """An authorised operator's action on a ticket (from any desk)."""
         if action == Action.CLAIM:
             return await self._claim(ticket, op)
         if action == Action.RELEASE:

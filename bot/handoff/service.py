@@ -3,7 +3,8 @@
 
 It is put together from its parts, each in its own module: the shared core (:mod:`bot.handoff.core`:
 stores, knowledge base, desks and senders, the authorisation check), the cards, the person's flow, the
-operators' actions and the timers.
+operators' actions (from Telegram, and from the web console in :mod:`bot.handoff.web_operators`) and the
+timers.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from bot.handoff.invites import CodeFailures
 from bot.handoff.model import Timeouts
-from bot.handoff.operator_actions import OperatorActions
 from bot.handoff.person import PersonFlow
 from bot.handoff.timeouts import TimeoutChecks
+from bot.handoff.web_operators import WebOperatorActions
 from bot.store import Store
 from bot.store.models import utcnow
 from bot.store.tickets import TicketStore
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from knowledge import KnowledgeBase
 
 
-class HandoffService(PersonFlow, OperatorActions, TimeoutChecks):
+class HandoffService(PersonFlow, WebOperatorActions, TimeoutChecks):
     def __init__(
         self,
         store: Store,

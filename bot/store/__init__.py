@@ -2,6 +2,7 @@
 (``messages``: people and messages; ``tickets``; ``operators``: operators, groups, invite codes; ``desk``: the
 operators' desks' places; ``callbacks``: long button payloads), ``erase``, ``retention`` and the ``spool``."""
 
+from bot.store import console_models  # noqa: F401  (the console's tables, on the same metadata)
 from bot.store.db import Database, StoreUnavailable, make_engine
 from bot.store.messages import Store
 from bot.store.migrate import upgrade

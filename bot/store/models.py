@@ -9,7 +9,8 @@ in their own table, off the ticket row (migration 0004). Erasure keeps every Ras
 and a tombstone of each erased person (migration 0006). The web chat's sessions, issued by the server,
 and where an open ticket came from (migration 0005_web_sessions, which follows 0006).
 Work for Telegram goes through an outbox, and webhook updates are kept until handled
-(migration 0007_outbox, which follows 0005_web_sessions).
+(migration 0007_outbox, which follows 0005_web_sessions). The partners' console's tables are in
+:mod:`bot.store.console_models` (migration 0008_console).
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ class Operator(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     partner_id: Mapped[str] = mapped_column(String(64))
-    telegram_user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)  # None: a console account
     first_name: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -69,6 +69,10 @@ class OperatorStore:
 
         return await self.db.read(run)
 
+    async def by_id(self, operator_id: int) -> OperatorView | None:
+        row = await self.db.read(lambda s: s.get(Operator, operator_id))
+        return None if row is None else _operator(row)
+
     async def rename_operator(self, operator_id: int, first_name: str) -> None:
         await self.db.write(
             lambda s: s.execute(

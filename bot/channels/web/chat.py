@@ -161,8 +161,10 @@ class WebChannel:
         config: WebConfig | None = None,
         sessions: SessionStore | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        mounts: Sequence[Callable[[web.Application], None]] = (),
     ) -> None:
         self.router = router
+        self.mounts = tuple(mounts)  # more routes on the same server (the partners' console)
         self.health_checks = dict(health_checks or {})
         self.updates_source = updates
         self.config = config or WebConfig()
@@ -180,6 +182,8 @@ class WebChannel:
         app.router.add_get("/api/chat/updates", self.updates)
         app.router.add_delete("/api/chat/session", self.end_session)
         app.router.add_get("/healthz", self.healthz)
+        for mount in self.mounts:
+            mount(app)
         return app
 
     async def start(self, host: str, port: int) -> str:

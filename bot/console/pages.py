@@ -1,0 +1,203 @@
+"""The console's HTML, rendered on the server (Italian, no script, no external assets). Every value is
+escaped here; the handlers (:mod:`bot.console.web`) pass data only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+ROLE_NAMES = {"operator": "operatore", "manager": "responsabile", "alliance": "alleanza"}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who the page is for: her name, role and partner, and the form token of her session."""
+
+    name: str
+    role: str
+    partner: str
+    csrf: str
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def hidden(name: str, value: str) -> str:
+    return f'<input type="hidden" name="{_e(name)}" value="{_e(value)}">'
+
+
+def layout(title: str, body: str, viewer: Viewer | None = None, *, refresh: int | None = None) -> str:
+    head_refresh = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
+    nav = ""
+    if viewer is not None:
+        nav = (
+            '<nav aria-label="Console"><a href="/console/">Coda</a></nav>'
+            f'<span class="who">{_e(viewer.name)} · {_e(ROLE_NAMES.get(viewer.role, viewer.role))} · '
+            f"{_e(viewer.partner)}</span>"
+            f'<form method="post" action="/console/logout">{hidden("csrf", viewer.csrf)}'
+            '<button type="submit" class="secondary">Esci</button></form>'
+        )
+    return (
+        '<!doctype html><html lang="it"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"{head_refresh}<title>{_e(title)} · Concilia</title>"
+        '<link rel="stylesheet" href="/console/static/console.css"></head><body>'
+        '<a class="skip" href="#main">Vai al contenuto</a>'
+        f"<header><span><strong>Concilia</strong> · console degli enti</span>{nav}</header>"
+        f'<main id="main"><h1>{_e(title)}</h1>{body}</main></body></html>'
+    )
+
+
+def message(text: str | None, *, error: bool = False) -> str:
+    if not text:
+        return ""
+    role = "alert" if error else "status"
+    return f'<p class="{"error" if error else "notice"}" role="{role}">{_e(text)}</p>'
+
+
+def login_page(csrf: str, error: str | None = None, info: str | None = None) -> str:
+    body = (
+        message(error, error=True)
+        + message(info)
+        + '<form method="post" action="/console/login">'
+        + hidden("csrf", csrf)
+        + '<label for="login">Nome utente</label>'
+        '<input type="text" id="login" name="login" autocomplete="username" required autofocus>'
+        '<label for="password">Password</label>'
+        '<input type="password" id="password" name="password" autocomplete="current-password" required>'
+        '<button type="submit">Entra</button></form>'
+    )
+    return layout("Accedi", body)
+
+
+def invite_page(csrf: str, token: str, login: str, error: str | None = None) -> str:
+    body = (
+        message(error, error=True)
+        + f"<p>Scegli la password per l'utente <strong>{_e(login)}</strong>. Il link vale una volta sola.</p>"
+        + '<form method="post" action="/console/invito">'
+        + hidden("csrf", csrf)
+        + hidden("token", token)
+        + '<label for="password">Nuova password (almeno 10 caratteri)</label>'
+        '<input type="password" id="password" name="password" autocomplete="new-password" '
+        'minlength="10" required>'
+        '<label for="again">Ripeti la password</label>'
+        '<input type="password" id="again" name="again" autocomplete="new-password" minlength="10" required>'
+        '<button type="submit">Salva la password</button></form>'
+    )
+    return layout("Scegli la password", body)
+
+
+def simple_page(title: str, text: str, viewer: Viewer | None = None, *, link: str = "/console/") -> str:
+    return layout(title, f'<p>{_e(text)}</p><p><a href="{_e(link)}">Torna alla console</a></p>', viewer)
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    ticket_id: int
+    partner: str
+    name: str
+    about: str | None
+    state: str
+    assigned: str | None
+    waiting: str
+
+
+def queue_page(viewer: Viewer, rows: Sequence[QueueRow], info: str | None = None) -> str:
+    if not rows:
+        table = "<p>Nessuna richiesta aperta in questo momento.</p>"
+    else:
+        cells = "".join(
+            f'<tr><td><a href="/console/ticket/{r.ticket_id}">n. {r.ticket_id}</a></td><td>{_e(r.name)}</td>'
+            f"<td>{_e(r.about or '—')}</td><td>{_e(r.partner)}</td><td>{_e(r.state)}</td>"
+            f"<td>{_e(r.assigned or '—')}</td><td>{_e(r.waiting)}</td></tr>"
+            for r in rows
+        )
+        table = (
+            '<table><caption class="muted">Richieste aperte, dalla più vecchia</caption><thead><tr>'
+            '<th scope="col">Richiesta</th><th scope="col">Persona</th><th scope="col">Argomento e luogo</th>'
+            '<th scope="col">Ente</th><th scope="col">Stato</th><th scope="col">Chi la segue</th>'
+            f'<th scope="col">Da</th></tr></thead><tbody>{cells}</tbody></table>'
+        )
+    body = message(info) + '<p class="muted">La pagina si aggiorna da sola ogni 15 secondi.</p>' + table
+    return layout("Coda delle richieste", body, viewer, refresh=15)
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    ticket_id: int
+    title: str
+    facts: Sequence[tuple[str, str]]
+    transcript: Sequence[tuple[str, str, str]]  # (who, when, text)
+    notes: Sequence[tuple[str, str, str]]  # (author, when, text)
+    actions: Sequence[tuple[str, str]]  # (action, label)
+    can_reply: bool
+    can_reveal: bool
+    revealed: bool
+
+
+def _form(ticket_id: int, path: str, csrf: str, inner: str) -> str:
+    action = f"/console/ticket/{ticket_id}/{path}"
+    return f'<form method="post" action="{action}">{hidden("csrf", csrf)}{inner}</form>'
+
+
+def ticket_page(viewer: Viewer, t: TicketPage, info: str | None = None, error: str | None = None) -> str:
+    facts = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in t.facts)
+    lines = (
+        "".join(
+            f'<li><span class="who">{_e(who)}</span> <span class="muted">{_e(when)}</span><br>{_e(text)}</li>'
+            for who, when, text in t.transcript
+        )
+        or "<li>Nessun messaggio.</li>"
+    )
+    buttons = "".join(
+        _form(
+            t.ticket_id,
+            "azione",
+            viewer.csrf,
+            hidden("action", a) + f'<button type="submit">{_e(label)}</button>',
+        )
+        for a, label in t.actions
+    )
+    body = message(info) + message(error, error=True) + f"<dl>{facts}</dl>"
+    if buttons:
+        body += f'<div class="actions">{buttons}</div>'
+    masked = "testo completo, la visione è registrata" if t.revealed else "dati personali mascherati"
+    body += f'<h2 id="chat">La conversazione <span class="muted">({masked})</span></h2>'
+    body += f'<ol class="transcript">{lines}</ol>'
+    if t.can_reveal and not t.revealed:
+        body += _form(
+            t.ticket_id,
+            "mostra",
+            viewer.csrf,
+            '<button type="submit" class="secondary">Mostra il testo completo (viene registrato)</button>',
+        )
+    if t.can_reply:
+        body += '<h2 id="rispondi">Rispondi alla persona</h2>' + _form(
+            t.ticket_id,
+            "risposta",
+            viewer.csrf,
+            '<label for="reply">Messaggio</label>'
+            '<textarea id="reply" name="text" maxlength="4000" required></textarea>'
+            '<button type="submit">Invia</button>',
+        )
+    notes = (
+        "".join(
+            f'<li><span class="who">{_e(a)}</span> <span class="muted">{_e(w)}</span><br>{_e(x)}</li>'
+            for a, w, x in t.notes
+        )
+        or "<li>Nessuna nota.</li>"
+    )
+    body += '<h2 id="note">Note interne</h2><p class="muted">Le vede solo il personale dell\'ente.</p>'
+    body += f'<ul class="transcript">{notes}</ul>'
+    if t.can_reply:
+        body += _form(
+            t.ticket_id,
+            "nota",
+            viewer.csrf,
+            '<label for="note-text">Nuova nota</label>'
+            '<textarea id="note-text" name="text" maxlength="2000" required></textarea>'
+            '<button type="submit" class="secondary">Aggiungi la nota</button>',
+        )
+    return layout(t.title, body, viewer)

@@ -1,0 +1,1 @@
+"""What staff may see of people's words: personal-data masking (``masking``)."""
