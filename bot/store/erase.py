@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.handoff.model import ErasedTicket, TopicPlace
+from bot.store.console_models import TicketNote
 from bot.store.models import (
     DeskTopic,
     Erasure,
@@ -68,7 +69,7 @@ def erase_tickets(session: Session, user_id: int) -> list[ErasedTicket]:
         erased.append(ErasedTicket(view, place, tuple(int(i) for i in ids if i is not None)))
     ticket_ids = [e.ticket.id for e in erased]
     if ticket_ids:
-        for table in (RelayedMessage, TicketEvent, DeskTopic):
+        for table in (RelayedMessage, TicketEvent, DeskTopic, TicketNote):
             session.execute(delete(table).where(table.ticket_id.in_(ticket_ids)))
         session.execute(delete(Ticket).where(Ticket.id.in_(ticket_ids)))
     return erased

@@ -2,9 +2,10 @@
 
 :func:`purge` (one transaction) nulls the text, payload and buttons of messages older than the retention
 period (their ``meta`` stays, for statistics: it holds no text written by the person), nulls the question of
-ended tickets as old and of tickets never claimed as old, drops the mapping of their relayed messages, forgets
+ended tickets as old and of tickets never claimed as old, drops the mapping of their relayed messages and the
+console's notes on the ended ones, forgets
 a request for a person still waiting for the town once she has been silent past ``pending_before``, forgets
-invite codes that expired that long ago, deletes the long button payloads no gateway rendered for the whole
+invite codes (and console invites) that expired that long ago, deletes the long button payloads no gateway rendered for the whole
 period, the tombstones of erasures as old (see :mod:`bot.store.erase`), and forgets Telegram update ids older
 than seven days (Telegram never redelivers an update that old), with the outbox's items sent as long ago
 (their bodies were emptied when sent) and webhook updates never handled.
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.jobs import run_every
 from bot.handoff.model import PENDING_TTL, TicketState
+from bot.store.console_models import ConsoleInvite, TicketNote
 from bot.store.db import StoreUnavailable, rowcount
 from bot.store.models import (
     OPEN_STATES,
@@ -71,8 +73,12 @@ def purge(
     session.execute(
         delete(RelayedMessage).where(RelayedMessage.ticket_id.in_(ended)).execution_options(**bulk)
     )
+    session.execute(delete(TicketNote).where(TicketNote.ticket_id.in_(ended)).execution_options(**bulk))
     session.execute(
         delete(InviteCode).where(InviteCode.expires_at < messages_before).execution_options(**bulk)
+    )
+    session.execute(
+        delete(ConsoleInvite).where(ConsoleInvite.expires_at < messages_before).execution_options(**bulk)
     )
     session.execute(delete(Erasure).where(Erasure.erased_at < messages_before).execution_options(**bulk))
     tickets = session.execute(

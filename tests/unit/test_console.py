@@ -300,3 +300,21 @@ async def test_an_unknown_session_goes_to_the_login(h):
     answer = await client.get("/console/ticket/1", allow_redirects=False)
     assert answer.status == 303 and answer.headers["Location"] == "/console/login"
     assert timedelta(hours=8) == h.accounts.session_idle
+
+
+async def test_notes_go_with_the_ticket_when_she_erases_and_after_the_retention_period(h):
+    from bot.store.retention import purge_once
+
+    person, _, ticket = await open_ticket(h)
+    await h.console.add_note(ticket.id, "Lucia", "Giulia, via Roma 3, richiamare", h.clock())
+    h.clock.advance(days=2)
+    await purge_once(h.store, 1, now=h.clock())
+    assert len(await h.console.notes(ticket.id)) == 1  # still open: kept
+    await h.service.tickets.close(ticket.id, h.clock(), actor="system", reason="closed")
+    await purge_once(h.store, 1, now=h.clock())
+    assert await h.console.notes(ticket.id) == []
+
+    _, _, second = await open_ticket(h, key="43")
+    await h.console.add_note(second.id, "Lucia", "richiamare", h.clock())
+    await h.service.forget(second.user_id)  # /cancella
+    assert await h.console.notes(second.id) == []
