@@ -2,8 +2,8 @@
 the partner covering her topic and territory, writing while the ticket is open, leaving, rating, erasing.
 
 Routing: the partner covering the chat's topic and territory (``kb.partner_for``), else the alliance's
-default partner. A partner whose operators have no group yet hands over to the default partner's group;
-with no group at all (or no desk) the person gets the partner's contacts instead of a ticket.
+default partner. A partner whose operators have no group yet (and no account on the web console) hands
+over to the default partner; with no operators anywhere the person gets the partner's contacts instead.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from bot.handoff import texts as txt
 from bot.handoff.cards import WithCards
 from bot.handoff.model import (
     PENDING_TTL,
-    GroupView,
     PendingRequest,
     Person,
     TicketState,
@@ -117,8 +116,8 @@ class PersonFlow(WithCards):
     ) -> list[Reply]:
         kb = self._kb()
         partner = (kb.partner_for(topic, territory) if territory else None) or kb.default_partner
-        partner, group = await self._reachable(partner)
-        if group is None or not self.desks:
+        partner, reachable = await self._reachable(partner)
+        if not reachable:
             log.warning("no operators' group for partner %s: the person gets the contacts", partner.id)
             return [Reply(txt.no_operators(partner.name, partner_contacts(partner)))]
         if await self.tickets.waiting_count(partner.id) >= self.timeouts.queue_cap:
@@ -154,17 +153,18 @@ class PersonFlow(WithCards):
         )
         return [Reply(text, (txt.LEAVE_BUTTON,))]
 
-    async def _reachable(self, partner: Partner) -> tuple[Partner, GroupView | None]:
-        group = await self.operators.group_of(partner.id)
-        if group is not None:
-            return partner, group
+    async def _reachable(self, partner: Partner) -> tuple[Partner, bool]:
+        """Who takes the ticket: the partner, else the alliance's default partner, whichever has operators
+        to see it (a linked Telegram group with a desk attached, or an active account of the web
+        console); False when neither has."""
         default = self._kb().default_partner
-        if default.id != partner.id:
-            group = await self.operators.group_of(default.id)
-            if group is not None:
-                log.warning("partner %s has no operators' group: ticket goes to %s", partner.id, default.id)
-                return default, group
-        return partner, None
+        for candidate in (partner, default) if default.id != partner.id else (partner,):
+            group = await self.operators.group_of(candidate.id) if self.desks else None
+            if group is not None or await self.operators.has_web_operators(candidate.id):
+                if candidate.id != partner.id:
+                    log.warning("partner %s has no operators: ticket goes to %s", partner.id, candidate.id)
+                return candidate, True
+        return partner, False
 
     async def person_message(self, ticket: TicketView, msg: Inbound) -> list[Reply]:
         """Something the person wrote while her ticket is open: it goes to the operators, not to Rasa."""

@@ -69,6 +69,13 @@ class OperatorStore:
 
         return await self.db.read(run)
 
+    async def has_web_operators(self, partner_id: str) -> bool:
+        """Whether the partner has an active operator without Telegram (an account of the web console)."""
+        query = select(Operator.id).where(
+            Operator.partner_id == partner_id, Operator.telegram_user_id.is_(None), Operator.active.is_(True)
+        )
+        return await self.db.read(lambda s: s.scalars(query.limit(1)).first() is not None)
+
     async def by_id(self, operator_id: int) -> OperatorView | None:
         row = await self.db.read(lambda s: s.get(Operator, operator_id))
         return None if row is None else _operator(row)

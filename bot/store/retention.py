@@ -3,11 +3,11 @@
 :func:`purge` (one transaction) nulls the text, payload and buttons of messages older than the retention
 period (their ``meta`` stays, for statistics: it holds no text written by the person), nulls the question of
 ended tickets as old and of tickets never claimed as old, drops the mapping of their relayed messages and the
-console's notes on the ended ones, forgets
-a request for a person still waiting for the town once she has been silent past ``pending_before``, forgets
-invite codes (and console invites) that expired that long ago, deletes the long button payloads no gateway rendered for the whole
-period, the tombstones of erasures as old (see :mod:`bot.store.erase`), and forgets Telegram update ids older
-than seven days (Telegram never redelivers an update that old), with the outbox's items sent as long ago
+console's notes on the ended ones, forgets a request for a person still waiting for the town once she has
+been silent past ``pending_before``, forgets invite codes (and console invites) that expired that long ago,
+deletes the long button payloads no gateway rendered for the whole period, the tombstones of erasures as old
+(see :mod:`bot.store.erase`), and forgets Telegram update ids older than seven days (Telegram never
+redelivers an update that old), with the outbox's items sent as long ago
 (their bodies were emptied when sent) and webhook updates never handled.
 
 People who wrote nothing for the whole period are erased, as on /cancella (:func:`inactive_people` lists

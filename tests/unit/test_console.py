@@ -318,3 +318,24 @@ async def test_notes_go_with_the_ticket_when_she_erases_and_after_the_retention_
     await h.console.add_note(second.id, "Lucia", "richiamare", h.clock())
     await h.service.forget(second.user_id)  # /cancella
     assert await h.console.notes(second.id) == []
+
+
+async def test_a_partner_with_console_operators_only_gets_tickets(h):
+    abbiate = {
+        "topic": "school_closure",
+        "territory": "abbiatense",
+        "comune": "Abbiategrasso",
+        "handoff": True,
+    }
+    assert KB.partner_for("school_closure", "abbiatense").id == ABBIATENSE
+    _, [reply], ticket = await open_ticket(h, key="50", meta=abbiate)
+    assert ticket is None and "Ti metto in contatto" not in reply.text  # nobody there: the contacts
+
+    await invited(h, "sara", partner=ABBIATENSE, name="Sara")
+    _, [reply], ticket = await open_ticket(h, key="51", meta=abbiate)
+    assert reply.text.startswith(f"Ti metto in contatto con un operatore di {KB.partners[ABBIATENSE].name}.")
+    assert ticket.partner_id == ABBIATENSE
+
+    await h.accounts.revoke("sara", deactivate=True)
+    _, _, ticket = await open_ticket(h, key="52", meta=abbiate)
+    assert ticket is None
