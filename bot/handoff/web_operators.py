@@ -34,14 +34,24 @@ class WebOperatorActions(OperatorActions):
             return None, txt.not_operator(self.partner_name(ticket.partner_id))
         return op, None
 
-    async def web_act(self, action: str, ticket_id: int, operator_id: int | None) -> Outcome:
-        """Claim, release, close or hand back (:class:`~bot.handoff.model.Action`) from the console."""
+    async def _web_ticket(
+        self, ticket_id: int, operator_id: int | None
+    ) -> tuple[TicketView, OperatorView] | Outcome:
+        """The ticket and the operator who may act on it, or the refusal to show her."""
         ticket = await self.tickets.get(ticket_id)
         if ticket is None:
             return Outcome(False, txt.TICKET_ENDED)
         op, refusal = await self.authorise_web(operator_id, ticket)
         if op is None:
             return Outcome(False, refusal or txt.NOT_LINKED, ticket)
+        return ticket, op
+
+    async def web_act(self, action: str, ticket_id: int, operator_id: int | None) -> Outcome:
+        """Claim, release, close or hand back (:class:`~bot.handoff.model.Action`) from the console."""
+        found = await self._web_ticket(ticket_id, operator_id)
+        if isinstance(found, Outcome):
+            return found
+        ticket, op = found
         return await self._do(action, ticket, op)
 
     async def web_reply(self, ticket_id: int, operator_id: int | None, text: str) -> Outcome:
@@ -52,12 +62,10 @@ class WebOperatorActions(OperatorActions):
             return Outcome(False, "Scrivi qualcosa prima di mandare.")
         if len(text) > MAX_REPLY_CHARS:
             return Outcome(False, f"Il messaggio è troppo lungo: al massimo {MAX_REPLY_CHARS} caratteri.")
-        ticket = await self.tickets.get(ticket_id)
-        if ticket is None:
-            return Outcome(False, txt.TICKET_ENDED)
-        op, refusal = await self.authorise_web(operator_id, ticket)
-        if op is None:
-            return Outcome(False, refusal or txt.NOT_LINKED, ticket)
+        found = await self._web_ticket(ticket_id, operator_id)
+        if isinstance(found, Outcome):
+            return found
+        ticket, op = found
         if not ticket.is_open:
             return Outcome(False, txt.TICKET_ENDED, ticket)
         if ticket.state == TicketState.WAITING:
