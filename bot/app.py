@@ -29,6 +29,7 @@ from bot.channels.web.chat import WebChannel, WebConfig
 from bot.channels.web.limits import Limits
 from bot.console.accounts import ConsoleAccounts
 from bot.console.accounts import Limits as ConsoleLimits
+from bot.console.dashboard import DashboardWeb
 from bot.console.views import TicketViews
 from bot.console.web import ConsoleWeb
 from bot.conversation.conversations import ConversationPolicy
@@ -45,6 +46,7 @@ from bot.logs import configure_logging
 from bot.settings import Settings, trusted_networks
 from bot.store import Store, make_engine, upgrade
 from bot.store.console import ConsoleStore
+from bot.store.insights import InsightsStore
 from bot.store.outbox import InboxStore, OutboxStore
 from bot.store.retention import run_retention
 from bot.store.spool import Spool
@@ -124,14 +126,15 @@ async def build(settings: Settings) -> Gateway:
         grace=timedelta(seconds=settings.recover_after_seconds),
         clock=clock,
     )
+    console_store = ConsoleStore(store)
     console = ConsoleWeb(
         ConsoleAccounts(
-            ConsoleStore(store),
+            console_store,
             clock=clock,
             session_idle=timedelta(minutes=settings.console_session_idle_minutes),
             limits=ConsoleLimits(settings.console_failures_per_login, settings.console_failures_per_address),
         ),
-        TicketViews(handoff, ConsoleStore(store)),
+        TicketViews(handoff, console_store),
         trusted_proxies=trusted_networks(settings.web_trusted_proxies),
         clock=clock,
     )
@@ -142,7 +145,7 @@ async def build(settings: Settings) -> Gateway:
         config=web_config(settings),
         sessions=WebSessionStore(store),
         clock=clock,
-        mounts=[console.mount],
+        mounts=[console.mount, DashboardWeb(console, handoff, InsightsStore(store)).mount],
     )
     gw = Gateway(settings, store, rasa, router, web, handoff, recovery, CallbackStore(store, clock=clock))
     gw.outbox = OutboxStore(store.db, gateway=settings.gateway_name, started_at=clock(), clock=clock)

@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from bot.insights.aggregates import MIN_PEOPLE, Table
+
+DASHBOARD_ROLES = ("manager", "alliance")
 ROLE_NAMES = {"operator": "operatore", "manager": "responsabile", "alliance": "alleanza"}
 
 
@@ -33,7 +36,9 @@ def layout(title: str, body: str, viewer: Viewer | None = None, *, refresh: int 
     nav = ""
     if viewer is not None:
         nav = (
-            '<nav aria-label="Console"><a href="/console/">Coda</a></nav>'
+            '<nav aria-label="Console"><a href="/console/">Coda</a>'
+            + (' · <a href="/console/cruscotto">Cruscotto</a>' if viewer.role in DASHBOARD_ROLES else "")
+            + "</nav>"
             f'<span class="who">{_e(viewer.name)} · {_e(ROLE_NAMES.get(viewer.role, viewer.role))} · '
             f"{_e(viewer.partner)}</span>"
             f'<form method="post" action="/console/logout">{hidden("csrf", viewer.csrf)}'
@@ -201,3 +206,27 @@ def ticket_page(viewer: Viewer, t: TicketPage, info: str | None = None, error: s
             '<button type="submit" class="secondary">Aggiungi la nota</button>',
         )
     return layout(t.title, body, viewer)
+
+
+def dashboard_page(viewer: Viewer, tables: Sequence[Table], weeks: int) -> str:
+    """The needs dashboard: one table per figure, with its CSV link and how many rows were hidden."""
+    nav = "".join(f'<li><a href="#{_e(t.name)}">{_e(t.title)}</a></li>' for t in tables)
+    body = (
+        f"<p>Ultime {weeks} settimane. Solo conteggi: le righe con meno di {MIN_PEOPLE} persone non vengono "
+        f'mostrate.</p><nav aria-label="Tabelle"><ul>{nav}</ul></nav>'
+    )
+    for t in tables:
+        head = "".join(f'<th scope="col">{_e(c)}</th>' for c in t.columns)
+        rows = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r) + "</tr>" for r in t.rows)
+        table = (
+            f'<table aria-labelledby="{_e(t.name)}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{rows}</tbody></table>"
+            if t.rows
+            else "<p>Nessuna riga da mostrare.</p>"
+        )
+        hidden_rows = f" Righe nascoste (meno di {MIN_PEOPLE} persone): {t.hidden}." if t.hidden else ""
+        body += (
+            f'<h2 id="{_e(t.name)}">{_e(t.title)}</h2>{table}<p class="muted">{hidden_rows.strip()} '
+            f'<a href="/console/cruscotto/{_e(t.name)}.csv">Scarica in CSV</a></p>'
+        )
+    return layout("Cruscotto dei bisogni", body, viewer)

@@ -1,0 +1,59 @@
+"""What the needs dashboard is computed from, read in one query each: the meta of the assistant's answers
+(what each one was about: never a text) with who got it and when, and the tickets' times and ratings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.store.messages import Store
+from bot.store.models import Message, Ticket
+
+
+@dataclass(frozen=True)
+class AnswerMeta:
+    user_id: int
+    at: datetime
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TicketTimes:
+    user_id: int
+    partner_id: str
+    created_at: datetime
+    assigned_at: datetime | None
+    closed_at: datetime | None
+    state: str
+    rating: int | None
+
+
+class InsightsStore:
+    def __init__(self, store: Store) -> None:
+        self.db = store.db
+
+    async def answers(self, since: datetime) -> list[AnswerMeta]:
+        """The assistant's answers since ``since`` that carry the reply meta (an ``intent`` key)."""
+        query = (
+            select(Message.user_id, Message.created_at, Message.meta)
+            .where(Message.direction == "out", Message.created_at >= since, Message.meta.is_not(None))
+            .order_by(Message.id)
+        )
+        rows = await self.db.read(lambda s: s.execute(query).all())
+        return [AnswerMeta(u, at, m) for u, at, m in rows if isinstance(m, dict) and "intent" in m]
+
+    async def tickets(self, since: datetime) -> list[TicketTimes]:
+        query = select(
+            Ticket.user_id,
+            Ticket.partner_id,
+            Ticket.created_at,
+            Ticket.assigned_at,
+            Ticket.closed_at,
+            Ticket.state,
+            Ticket.rating,
+        ).where(Ticket.created_at >= since)
+        rows = await self.db.read(lambda s: s.execute(query).all())
+        return [TicketTimes(*r) for r in rows]
