@@ -7,7 +7,8 @@ at a person. No ``aiohttp`` and no SQL here: rows in (:mod:`bot.store.insights`)
   neither a handoff, a referral, a clarifying question nor a misunderstanding), ranked by people.
 * ``non_capiti``: week by week, people who were not understood and people asked to clarify.
 * ``rinvii``: referrals to other offices, per referral.
-* ``passaggi``: handoffs per partner: tickets, minutes to the claim and to the close (medians), ratings.
+* ``passaggi``: handoffs per partner: tickets, minutes to the claim, to the first reply of an operator and
+  to the close (medians), ratings.
 
 A scope limits what a manager sees: her partner's territories and topics, and its tickets; the alliance
 sees everything (scope None).
@@ -173,6 +174,7 @@ def _handoffs(tickets: Sequence[TicketTimes], partner_name: Callable[[str], str]
                 partner_name(partner_id),
                 len(mine),
                 _minutes((t.created_at, t.assigned_at) for t in mine),
+                _minutes((t.created_at, t.first_reply_at) for t in mine),
                 _minutes((t.created_at, t.closed_at) for t in mine),
                 rated,
                 len(ratings) if len(ratings) >= MIN_PEOPLE else "—",
@@ -185,6 +187,7 @@ def _handoffs(tickets: Sequence[TicketTimes], partner_name: Callable[[str], str]
             "ente",
             "richieste",
             "minuti fino alla presa (mediana)",
+            "minuti fino alla prima risposta (mediana)",
             "minuti fino alla chiusura (mediana)",
             "voto medio",
             "voti",

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.store.messages import Store
 from bot.store.models import Message, Ticket
@@ -22,6 +23,7 @@ class AnswerMeta:
 
 @dataclass(frozen=True)
 class TicketTimes:
+    id: int
     user_id: int
     partner_id: str
     created_at: datetime
@@ -29,6 +31,7 @@ class TicketTimes:
     closed_at: datetime | None
     state: str
     rating: int | None
+    first_reply_at: datetime | None = None  # the first message an operator wrote to the person
 
 
 class InsightsStore:
@@ -46,7 +49,10 @@ class InsightsStore:
         return [AnswerMeta(u, at, m) for u, at, m in rows if isinstance(m, dict) and "intent" in m]
 
     async def tickets(self, since: datetime) -> list[TicketTimes]:
+        """The tickets opened since ``since``, with when an operator first wrote to the person (from
+        Telegram or the console: the messages pushed to her with ``{"from": "operator"}`` in their meta)."""
         query = select(
+            Ticket.id,
             Ticket.user_id,
             Ticket.partner_id,
             Ticket.created_at,
@@ -55,5 +61,21 @@ class InsightsStore:
             Ticket.state,
             Ticket.rating,
         ).where(Ticket.created_at >= since)
-        rows = await self.db.read(lambda s: s.execute(query).all())
-        return [TicketTimes(*r) for r in rows]
+        pushed = (
+            select(Message.created_at, Message.meta)
+            .where(Message.pushed.is_(True), Message.created_at >= since, Message.meta.is_not(None))
+            .order_by(Message.id)
+        )
+
+        def run(session: Session) -> list[TicketTimes]:
+            first: dict[int, datetime] = {}
+            for at, meta in session.execute(pushed).all():
+                if (
+                    isinstance(meta, dict)
+                    and meta.get("from") == "operator"
+                    and isinstance(meta.get("ticket"), int)
+                ):
+                    first.setdefault(meta["ticket"], at)
+            return [TicketTimes(*r, first_reply_at=first.get(r[0])) for r in session.execute(query).all()]
+
+        return await self.db.read(run)

@@ -98,20 +98,23 @@ async def test_a_manager_sees_her_territory_with_small_cells_hidden_and_exports_
 async def test_handoff_figures_need_five_people_and_operators_get_403(h):
     from tests.unit.test_handoff import open_ticket
 
+    await h.accounts.invite(MAGENTINO, "operator", "lucia", "Lucia")
+    lucia = (await h.console.by_login("lucia"))[0].operator_id
     for n in range(5):
         _, _, ticket = await open_ticket(h, key=f"t{n}")
-        op = await h.service.operators.add_operator(MAGENTINO, 600 + n, "Marco", h.clock())
         h.clock.advance(minutes=10)
-        await h.service.tickets.claim(ticket.id, op.id, h.clock())
-        h.clock.advance(minutes=20)
-        await h.service.tickets.close(ticket.id, h.clock(), actor="system", reason="closed")
+        assert (await h.service.web_act("claim", ticket.id, lucia)).ok
+        h.clock.advance(minutes=5)
+        assert (await h.service.web_reply(ticket.id, lucia, "Ciao, sono Lucia.")).ok
+        h.clock.advance(minutes=15)
+        assert (await h.service.web_act("close", ticket.id, lucia)).ok
         await h.service.tickets.rate(ticket.id, ticket.user_id, 4, h.clock())
     await h.accounts.invite(ABBIATENSE, "operator", "sara", "Sara")  # Abbiatense takes tickets on the web
     _, _, lone = await open_ticket(h, key="lone", meta={**CAMPS, "territory": "abbiatense", "handoff": True})
 
     manager = await signed(h, "mara", MAGENTINO, "manager")
     rows = list(csv.reader(io.StringIO(await (await manager.get("/console/cruscotto/passaggi.csv")).text())))
-    assert rows[1][0] == KB.partners[MAGENTINO].name and rows[1][1:] == ["5", "10", "30", "4.0", "5"]
+    assert rows[1][0] == KB.partners[MAGENTINO].name and rows[1][1:] == ["5", "10", "15", "30", "4.0", "5"]
     alliance = await signed(h, "elena", "alleanza-capofila", "alliance")
     rows = list(csv.reader(io.StringIO(await (await alliance.get("/console/cruscotto/passaggi.csv")).text())))
     assert [r[0] for r in rows[1:]] == [KB.partners[MAGENTINO].name]  # the lone ticket's partner: hidden
