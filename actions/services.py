@@ -13,9 +13,17 @@ from actions.reply import Answer, button
 from knowledge import KnowledgeBase
 from knowledge import italian as fmt
 from knowledge.contract import REQUEST_HUMAN_INTENT
+from knowledge.service_text import (  # noqa: F401  (contacts: imported from here by other actions)
+    SAMPLE_NOTE,
+    contacts,
+    describe_long,
+    describe_short,
+    enrolment,
+    when,
+    where,
+)
 
 PAGE = 3
-SAMPLE_NOTE = "Dati di esempio: verifica sempre con il gestore prima di iscriverti."
 
 
 def kind_label(kb: KnowledgeBase, topic: str | None, kinds: Sequence[str]) -> str:
@@ -103,68 +111,6 @@ def _context_events(req: Request) -> list:
         SlotSet("period", req.period.encode() if req.period else None),
         SlotSet("attribute", req.attribute),
     ]
-
-
-def describe_short(kb: KnowledgeBase, s) -> str:
-    provider = kb.partners.get(s.provider)
-    lines = [f"{s.title}" + (f" ({provider.name})" if provider else "")]
-    lines.append("Quando: " + when(s))
-    if s.ages is not None:
-        lines.append("Età: " + fmt.ages(s.ages.min, s.ages.max))
-    lines.append("Costo: " + s.cost)
-    lines.append("Iscrizioni: " + enrolment(s))
-    return "\n".join(lines)
-
-
-def when(s) -> str:
-    parts = [fmt.day_range(s.period.start, s.period.end)]
-    sched = ", ".join(p for p in (fmt.days(s.schedule.days), fmt.hours(s.schedule.hours)) if p)
-    if sched:
-        parts.append(sched)
-    return "; ".join(parts)
-
-
-def enrolment(s) -> str:
-    text = s.enrolment.how.rstrip(".")
-    if s.enrolment.opens and s.enrolment.opens > date.today():
-        text += f", dal {fmt.day(s.enrolment.opens, weekday=False)}"
-    if s.enrolment.deadline:
-        text += f", entro {fmt.day(s.enrolment.deadline)}"
-    return text + "."
-
-
-def contacts(c) -> str:
-    return ", ".join(x for x in (c.phone and f"tel. {c.phone}", c.email, c.web) if x)
-
-
-def describe_long(kb: KnowledgeBase, s) -> str:
-    provider = kb.partners.get(s.provider)
-    lines = [s.title]
-    if s.description:
-        lines.append(s.description)
-    if provider:
-        lines.append(f"Gestore: {provider.name}")
-    lines.append("Dove: " + where(kb, s))
-    lines.append("Quando: " + when(s))
-    if s.schedule.notes:
-        lines.append("Orari: " + s.schedule.notes)
-    if s.ages is not None:
-        lines.append("Età: " + fmt.ages(s.ages.min, s.ages.max))
-    lines.append("Costo: " + s.cost)
-    lines.append("Iscrizioni: " + enrolment(s))
-    if s.open_to_non_residents is not None:
-        lines.append("Aperto anche ai non residenti." if s.open_to_non_residents else "Solo per i residenti.")
-    lines.append("Contatti: " + contacts(s.contacts))
-    if s.sample:
-        lines.append(SAMPLE_NOTE)
-    return "\n".join(lines)
-
-
-def where(kb: KnowledgeBase, s) -> str:
-    if s.towns:
-        return fmt.join_and(list(s.towns))
-    names = [kb.territories[t].name for t in s.territories if t in kb.territories]
-    return "tutti i comuni del " + fmt.join_and(names)
 
 
 ATTRIBUTE_LINES = {

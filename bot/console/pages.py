@@ -140,6 +140,8 @@ class TicketPage:
     can_reply: bool
     can_reveal: bool
     revealed: bool
+    prepared: Sequence[tuple[str, str]] = ()  # (service id, title): replies ready from the knowledge base
+    draft: str = ""  # the reply box's text (a service's card inserted)
 
 
 def _form(ticket_id: int, path: str, csrf: str, inner: str) -> str:
@@ -184,9 +186,28 @@ def ticket_page(viewer: Viewer, t: TicketPage, info: str | None = None, error: s
             "risposta",
             viewer.csrf,
             '<label for="reply">Messaggio</label>'
-            '<textarea id="reply" name="text" maxlength="4000" required></textarea>'
+            f'<textarea id="reply" name="text" maxlength="4000" required>{_e(t.draft)}</textarea>'
             '<button type="submit">Invia</button>',
         )
+        if t.prepared:
+            items = "".join(
+                "<li>"
+                + _form(
+                    t.ticket_id,
+                    "prepara",
+                    viewer.csrf,
+                    hidden("service", sid)
+                    + f'<button type="submit" class="secondary">Inserisci: {_e(title)}</button>',
+                )
+                + "</li>"
+                for sid, title in t.prepared
+            )
+            body += (
+                '<h3 id="pronte">Risposte pronte dalla base di conoscenza</h3>'
+                '<p class="muted">Inserisci la scheda di un servizio nel messaggio, poi controllala e '
+                "inviala.</p>"
+                f"<ul>{items}</ul>"
+            )
     notes = (
         "".join(
             f'<li><span class="who">{_e(a)}</span> <span class="muted">{_e(w)}</span><br>{_e(x)}</li>'

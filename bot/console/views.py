@@ -5,6 +5,7 @@ data masked, which actions the account may take, and the actions themselves, thr
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.console.pages import QueueRow, TicketPage
@@ -13,8 +14,11 @@ from bot.handoff.office_hours import ROME
 from bot.handoff.service import HandoffService
 from bot.insights.masking import ITALIAN_LABELS, mask
 from bot.store.console import AccountView, ConsoleStore
+from knowledge.records import Service
+from knowledge.service_text import describe_long
 
 TRANSCRIPT_MESSAGES = 200
+PREPARED_MAX = 6
 MAX_NOTE_CHARS = 2000
 STATES = {"waiting": "in attesa", "assigned": "presa in carico", "closed": "chiusa", "expired": "scaduta"}
 ACTION_LABELS = {
@@ -23,6 +27,17 @@ ACTION_LABELS = {
     Action.CLOSE: "Chiudi",
     Action.BACK: "Ridai all'assistente",
 }
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a form of the ticket's page did: shown to her as ``text``; the text unmasked (``revealed``),
+    or a reply prepared for the reply box (``draft``)."""
+
+    ok: bool
+    text: str
+    revealed: bool = False
+    draft: str | None = None
 
 
 def _since(seconds: float) -> str:
@@ -98,35 +113,54 @@ class TicketViews:
     def _may_reveal(account: AccountView, ticket: TicketView) -> bool:
         return account.operator_id is not None and ticket.assigned_to == account.operator_id
 
+    def _prepared(self, ticket: TicketView) -> list[Service]:
+        """The services of the ticket's topic in its town (or territory): replies ready to insert."""
+        if not ticket.topic or not (ticket.town or ticket.territory):
+            return []
+        try:
+            kb = self.handoff.knowledge()
+            found = kb.find_services(topic=ticket.topic, territory=ticket.territory, town=ticket.town)
+        except Exception:
+            return []
+        return found[:PREPARED_MAX]
+
     async def act(
         self, account: AccountView, ticket: TicketView, what: str, form: Mapping[str, object]
-    ) -> tuple[bool, str, bool]:
-        """A form of the ticket's page: (done, what to tell her, whether to show the text unmasked)."""
+    ) -> Done:
+        """A form of the ticket's page."""
         if what == "mostra":
             if not self._may_reveal(account, ticket):
-                return False, "Puoi vedere il testo completo solo delle richieste che segui tu.", False
-            return True, "Testo completo mostrato: la visione è registrata.", True
+                return Done(False, "Puoi vedere il testo completo solo delle richieste che segui tu.")
+            return Done(True, "Testo completo mostrato: la visione è registrata.", revealed=True)
         if account.role == "alliance":
-            return False, "Con il ruolo alleanza puoi guardare le richieste, non gestirle.", False
+            return Done(False, "Con il ruolo alleanza puoi guardare le richieste, non gestirle.")
         text = str(form.get("text", "") or "")
         if what == "azione":
             action = str(form.get("action", ""))
             if action not in tuple(Action):
-                return False, "Azione sconosciuta.", False
+                return Done(False, "Azione sconosciuta.")
             outcome = await self.handoff.web_act(action, ticket.id, account.operator_id)
-            return outcome.ok, outcome.text, False
+            return Done(outcome.ok, outcome.text)
         if what == "risposta":
             outcome = await self.handoff.web_reply(ticket.id, account.operator_id, text)
-            return outcome.ok, outcome.text, False
+            return Done(outcome.ok, outcome.text)
         if not self._may_write(account, ticket):
-            return False, "Puoi aggiungere note solo alle richieste in attesa o che segui tu.", False
+            return Done(False, "Puoi scrivere solo nelle richieste in attesa o che segui tu.")
+        if what == "prepara":
+            service = next((x for x in self._prepared(ticket) if x.id == form.get("service")), None)
+            if service is None:
+                return Done(False, "Questo servizio non è tra quelli proposti per la richiesta.")
+            draft = describe_long(self.handoff.knowledge(), service)
+            return Done(True, "Scheda inserita nella risposta: controllala e premi Invia.", draft=draft)
         text = text.strip()
         if not text or len(text) > MAX_NOTE_CHARS:
-            return False, f"La nota deve avere da 1 a {MAX_NOTE_CHARS} caratteri.", False
+            return Done(False, f"La nota deve avere da 1 a {MAX_NOTE_CHARS} caratteri.")
         await self.console.add_note(ticket.id, account.name or account.login, text, self.handoff.clock())
-        return True, "Nota aggiunta.", False
+        return Done(True, "Nota aggiunta.")
 
-    async def page(self, account: AccountView, ticket_id: int, *, revealed: bool) -> TicketPage:
+    async def page(
+        self, account: AccountView, ticket_id: int, *, revealed: bool, draft: str | None = None
+    ) -> TicketPage:
         ticket = await self.handoff.ticket(ticket_id)
         assert ticket is not None
         show = (lambda s: s) if revealed else (lambda s: mask(s, ITALIAN_LABELS))
@@ -160,4 +194,8 @@ class TicketViews:
             can_reply=self._may_write(account, ticket),
             can_reveal=self._may_reveal(account, ticket),
             revealed=revealed,
+            prepared=[(x.id, x.title) for x in self._prepared(ticket)]
+            if self._may_write(account, ticket)
+            else [],
+            draft=draft or "",
         )

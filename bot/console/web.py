@@ -81,7 +81,7 @@ class ConsoleWeb:
         app.router.add_post("/console/invito", self.invite)
         app.router.add_get("/console/ticket/{id:[0-9]{1,12}}", self.ticket)
         app.router.add_post(
-            "/console/ticket/{id:[0-9]{1,12}}/{what:azione|risposta|nota|mostra}", self.ticket_form
+            "/console/ticket/{id:[0-9]{1,12}}/{what:azione|risposta|nota|mostra|prepara}", self.ticket_form
         )
 
     # --- who is asking ------------------------------------------------------------------------------
@@ -246,26 +246,28 @@ class ConsoleWeb:
             )
             return _html(pages.simple_page("Accesso negato", FORBIDDEN, viewer), 403)
         info = error = None
-        revealed = False
+        done = None
         if what is not None:
             data = await request.post()
             if not _same(data.get("csrf"), viewer.csrf):
                 return await self._refuse_form(request, account, f"ticket {ticket_id} {what}")
-            ok, text, revealed = await self.views.act(account, ticket, what, data)
+            done = await self.views.act(account, ticket, what, data)
             await self.audit(
                 f"{what}:{data.get('action', '')}" if what == "azione" else what,
-                "ok" if ok else "refused",
+                "ok" if done.ok else "refused",
                 self.clock(),
                 account=account,
                 ticket_id=ticket_id,
                 address=address,
             )
-            info, error = (text, None) if ok else (None, text)
+            info, error = (done.text, None) if done.ok else (None, done.text)
         else:
             await self.audit(
                 "view", "ok", self.clock(), account=account, ticket_id=ticket_id, address=address
             )
-        page = await self.views.page(account, ticket_id, revealed=revealed)
+        page = await self.views.page(
+            account, ticket_id, revealed=bool(done and done.revealed), draft=done.draft if done else None
+        )
         return _html(pages.ticket_page(viewer, page, info, error))
 
 

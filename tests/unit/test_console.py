@@ -339,3 +339,27 @@ async def test_a_partner_with_console_operators_only_gets_tickets(h):
     await h.accounts.revoke("sara", deactivate=True)
     _, _, ticket = await open_ticket(h, key="52", meta=abbiate)
     assert ticket is None
+
+
+async def test_a_service_card_from_the_knowledge_base_goes_into_the_reply_box(h):
+    from knowledge.service_text import describe_long
+
+    _, _, ticket = await open_ticket(h)
+    services = KB.find_services(topic="school_closure", territory="magentino", town="Magenta")
+    assert services, "the knowledge base has summer camps in Magenta"
+    client = await staff(h, "lucia")
+    html = await (await client.get(f"/console/ticket/{ticket.id}")).text()
+    assert f"Inserisci: {escape(services[0].title)}" in html
+
+    form = {"service": services[0].id, "csrf": csrf(html)}
+    prepared = await (await client.post(f"/console/ticket/{ticket.id}/prepara", data=form)).text()
+    card = describe_long(KB, services[0])
+    assert f"required>{escape(card)}</textarea>" in prepared and "Scheda inserita" in prepared
+    assert h.sender.texts().count(card) == 0  # nothing sent until she presses Invia
+
+    other = await client.post(
+        f"/console/ticket/{ticket.id}/prepara", data={"service": "nessuno", "csrf": csrf(html)}
+    )
+    assert "non è tra quelli proposti" in await other.text()
+    sent = await client.post(f"/console/ticket/{ticket.id}/risposta", data={"text": card, "csrf": csrf(html)})
+    assert "Messaggio inviato." in await sent.text() and h.sender.texts().count(card) == 1
