@@ -31,6 +31,12 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium"
 fi
 
+# axe-core for the accessibility checks of the console's browser tests (tests/a11y, from the npm registry)
+if [ ! -f tests/a11y/node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; then
+  echo "==> Installing axe-core for the accessibility checks"
+  (cd tests/a11y && npm install --no-audit --no-fund --loglevel=error >/dev/null) || echo "could not install axe-core"
+fi
+
 PYTEST_OPTS=(-q -p no:cacheprovider -o cache_dir=/tmp/concilia-pytest-cache)
 
 tier "lint (ruff)" .venv/bin/ruff check bot knowledge actions rasa_addons harness tests bench scripts

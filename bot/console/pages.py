@@ -31,8 +31,8 @@ def hidden(name: str, value: str) -> str:
     return f'<input type="hidden" name="{_e(name)}" value="{_e(value)}">'
 
 
-def layout(title: str, body: str, viewer: Viewer | None = None, *, refresh: int | None = None) -> str:
-    head_refresh = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
+def layout(title: str, body: str, viewer: Viewer | None = None, *, script: str | None = None) -> str:
+    head_script = f'<script src="{_e(script)}" defer></script>' if script else ""
     nav = ""
     if viewer is not None:
         nav = (
@@ -47,7 +47,7 @@ def layout(title: str, body: str, viewer: Viewer | None = None, *, refresh: int 
     return (
         '<!doctype html><html lang="it"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"{head_refresh}<title>{_e(title)} · Concilia</title>"
+        f"{head_script}<title>{_e(title)} · Concilia</title>"
         '<link rel="stylesheet" href="/console/static/console.css"></head><body>'
         '<a class="skip" href="#main">Vai al contenuto</a>'
         f"<header><span><strong>Concilia</strong> · console degli enti</span>{nav}</header>"
@@ -125,8 +125,15 @@ def queue_page(viewer: Viewer, rows: Sequence[QueueRow], info: str | None = None
             '<th scope="col">Ente</th><th scope="col">Stato</th><th scope="col">Chi la segue</th>'
             f'<th scope="col">Da</th></tr></thead><tbody>{cells}</tbody></table>'
         )
-    body = message(info) + '<p class="muted">La pagina si aggiorna da sola ogni 15 secondi.</p>' + table
-    return layout("Coda delle richieste", body, viewer, refresh=15)
+    count = "Una richiesta aperta." if len(rows) == 1 else f"{len(rows)} richieste aperte."
+    body = (
+        message(info)
+        + f'<p id="count" role="status" aria-live="polite">{count}</p>'
+        + '<p class="muted">La tabella si aggiorna da sola ogni 15 secondi. '
+        '<button type="button" id="pause" class="secondary" aria-pressed="false" hidden>'
+        "Sospendi l'aggiornamento</button></p>" + f'<div id="queue">{table}</div>'
+    )
+    return layout("Coda delle richieste", body, viewer, script="/console/static/queue.js")
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ FORM_COOKIE = "concilia_console_form"
 STATIC = Path(__file__).with_name("static")
 HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
+        "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; "
+        "form-action 'self'; base-uri 'none'; "
         "frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -73,7 +74,7 @@ class ConsoleWeb:
     def mount(self, app: web.Application) -> None:
         app.router.add_get("/console", self.to_queue)
         app.router.add_get("/console/", self.queue)
-        app.router.add_get("/console/static/console.css", self.css)
+        app.router.add_get("/console/static/{name:console\\.css|queue\\.js}", self.static)
         app.router.add_get("/console/login", self.login_form)
         app.router.add_post("/console/login", self.login)
         app.router.add_post("/console/logout", self.logout)
@@ -124,8 +125,10 @@ class ConsoleWeb:
 
     # --- pages --------------------------------------------------------------------------------------
 
-    async def css(self, request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / "console.css", headers={**HEADERS, "Content-Type": "text/css"})
+    async def static(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        kind = "text/css" if name.endswith(".css") else "text/javascript"
+        return web.FileResponse(STATIC / name, headers={**HEADERS, "Content-Type": kind})
 
     async def to_queue(self, request: web.Request) -> web.Response:
         raise web.HTTPFound("/console/")
