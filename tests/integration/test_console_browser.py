@@ -113,7 +113,8 @@ async def test_an_operator_claims_a_web_chat_ticket_and_the_person_sees_her_repl
     await person.get_by_role("button", name="Invia").click()
     await expect(chat).to_contain_text("Ti metto in contatto con un operatore")
 
-    await lucia.reload()
+    # no reload: the queue's script brings the new ticket in (it asks every 15 seconds)
+    await expect(lucia.get_by_role("status")).to_have_text("Una richiesta aperta.", timeout=20_000)
     await lucia.get_by_role("link", name="n. 1").click()
     await expect(lucia.get_by_role("heading", level=1)).to_contain_text("Richiesta n. 1")
     await accessible(lucia)
