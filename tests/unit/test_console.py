@@ -266,10 +266,16 @@ async def test_personal_data_is_masked_and_the_operator_who_has_the_ticket_may_r
     from tests.unit.test_handoff import write
 
     person, _, ticket = await open_ticket(h)
-    await write(h, "42", "chiamami al 333 123 4567 o scrivi a giulia.rossi@example.it, CF RSSGLI80A41F205X")
+    await write(
+        h,
+        "42",
+        "chiamami al 333 123 4567 o scrivi a giulia.rossi@example.it, CF RSSGLI80A41F205X, via Roma 3",
+    )
     client = await staff(h, "lucia")
     html = await (await client.get(f"/console/ticket/{ticket.id}")).text()
-    assert "[telefono]" in html and "[e-mail]" in html and "[codice fiscale]" in html
+    assert (
+        "[telefono]" in html and "[e-mail]" in html and "[codice fiscale]" in html and "[indirizzo]" in html
+    )
     assert "4567" not in html and "example.it" not in html and "RSSGLI80A41F205X" not in html
     assert "Mostra il testo completo" not in html  # not hers yet
 
