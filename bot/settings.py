@@ -244,7 +244,16 @@ class Settings(BaseSettings):
             raise ValueError("RASA_TOKEN è vuoto: `make run` lo genera in var/rasa_token")
         return checked
 
-    @field_validator("rasa_url", "telegram_api_base", "telegram_webhook_url")
+    @field_validator("rasa_url")
+    @classmethod
+    def _rasa_urls(cls, value: str) -> str:
+        """One Rasa server, or several separated by commas (each conversation always on the same one)."""
+        urls = [cls._http_url(u) for u in value.split(",") if u.strip()]
+        if not urls:
+            raise ValueError("RASA_URL è vuoto")
+        return ",".join(u for u in urls if u)
+
+    @field_validator("telegram_api_base", "telegram_webhook_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:

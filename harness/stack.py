@@ -187,17 +187,20 @@ def start_rasa_stack(
     rasa_port: int | None = None,
     launcher: Path | None = RASA_LAUNCHER,
     tracker_db: Path | None = None,
+    token: str | None = None,
 ) -> RasaStack:
     """Start the action server and the Rasa server, both at once, and wait until both are ready
     (``ready_seconds`` says when each was, from the start).
 
     ``action_endpoint`` is the URL Rasa calls for custom actions (default: the action server itself; the
     load benchmark puts a timing proxy in between). With ``tracker_db`` Rasa keeps its conversations in
-    that SQLite file through ``rasa_addons.tracker_store.ErasableSQLTrackerStore`` (default: in memory)."""
+    that SQLite file through ``rasa_addons.tracker_store.ErasableSQLTrackerStore`` (default: in memory);
+    ``token``: the API's secret (default: a new one), the same for servers behind one gateway."""
     if not MODEL.exists() or not RASA_BIN.exists():
         raise RuntimeError("the Rasa environment or the trained model is missing: run `make test`")
     action_port, rasa_port = action_port or free_port(), rasa_port or free_port()
-    token = secrets.token_hex(16)  # never starts with "-", which the rasa command would take for an option
+    # never starts with "-", which the rasa command would take for an option
+    token = token or secrets.token_hex(16)
     endpoints = logdir / "endpoints.yml"
     url = action_endpoint or f"http://127.0.0.1:{action_port}/webhook"
     # as endpoints.yml: the domain is not sent with every action call

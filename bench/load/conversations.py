@@ -15,7 +15,9 @@ What is measured, all started by this script on free loopback ports, in one run:
 * ``chain``: the whole chain through the web chat API (gateway, its SQLite database, Rasa, actions), the
   gateway giving a new Rasa conversation every RASA_CONVERSATION_TURNS (30) messages (now);
   ``chain-before``: another gateway on the in-memory Rasa with no new conversations
-  (``RASA_CONVERSATION_TURNS=100000``), as before.
+  (``RASA_CONVERSATION_TURNS=100000``), as before;
+* ``chain-2rasa`` (only when asked for with ``--only``): a third gateway in front of two Rasa servers on the
+  same SQLite tracker store, each conversation always on the same one (RASA_URL with two addresses).
 
 The web chat's limits are raised for the run (one machine plays many people): per address, overall, and
 the per-person flood limit. Rasa's resident memory is read at the end of each phase. Usage::
@@ -73,7 +75,7 @@ class Target:
     name: str
     kind: str  # "rest" (Rasa's REST channel) or "web" (the gateway's web chat API)
     url: str
-    rasa: Proc  # the Rasa process behind it (memory, CPU)
+    rasa: list[Proc]  # the Rasa processes behind it (memory, CPU)
 
 
 def stock_model() -> Path:
@@ -188,7 +190,7 @@ def run_phase(
     if gateway and gw0 is not None:
         g1 = cpu_seconds(gateway.pid) or gw0
         s["gateway_cpu_ms_per_msg"] = round((g1 - gw0) / n * 1000 * (seconds / (seconds - WARMUP_S)), 1)
-    s["rasa_rss_mb"] = rss_mb(target.rasa.pid)
+    s["rasa_rss_mb"] = rss_mb(target.rasa[0].pid)
     print(
         f"    {target.name:>12} L={length:<3} {s['msg_s']:>6} msg/s  p50 {s['p50_ms']} ms"
         f"  p99 {s['p99_ms']} ms  Rasa CPU {s.get('rasa_cpu_ms_per_msg')} ms/msg"
@@ -246,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     logdir = OUT / "conversations-logs"
     shutil.rmtree(logdir, ignore_errors=True)
     (logdir / "memory").mkdir(parents=True)
+    (logdir / "second").mkdir(parents=True)
     procs: list[Any] = []
     targets: list[tuple[Target, Proc | None]] = []
     out: dict[str, Any] = {
@@ -260,27 +263,37 @@ def main(argv: list[str] | None = None) -> int:
         if "stock" in only:
             stock, url = start_stock(logdir)
             procs.append(stock)
-            targets.append((Target("stock", "rest", url, stock), None))
+            targets.append((Target("stock", "rest", url, [stock]), None))
         sql = start_rasa_stack(logdir, tracker_db=logdir / "rasa-conversations.db")
         procs.append(sql)
         if "rasa" in only:
-            targets.append((Target("rasa", "rest", sql.rasa_url, sql.rasa), None))
+            targets.append((Target("rasa", "rest", sql.rasa_url, [sql.rasa]), None))
         if "chain" in only:
             gw = start_gateway(sql.rasa_url, sql.token, logdir, logdir / "gateway.db", LIMITS_OFF)
             procs.append(gw)
-            targets.append((Target("chain", "web", gw.web_url, sql.rasa), gw.process))
+            targets.append((Target("chain", "web", gw.web_url, [sql.rasa]), gw.process))
         if "rasa-memory" in only or "chain-before" in only:
             mem = start_rasa_stack(logdir / "memory")
             procs.append(mem)
             if "rasa-memory" in only:
-                targets.append((Target("rasa-memory", "rest", mem.rasa_url, mem.rasa), None))
+                targets.append((Target("rasa-memory", "rest", mem.rasa_url, [mem.rasa]), None))
             if "chain-before" in only:
                 env = {**LIMITS_OFF, "RASA_CONVERSATION_TURNS": "100000"}
                 gwb = start_gateway(
                     mem.rasa_url, mem.token, logdir / "memory", logdir / "gateway-before.db", env
                 )
                 procs.append(gwb)
-                targets.append((Target("chain-before", "web", gwb.web_url, mem.rasa), gwb.process))
+                targets.append((Target("chain-before", "web", gwb.web_url, [mem.rasa]), gwb.process))
+        if "chain-2rasa" in only:  # a second Rasa server on the same tracker store, sticky by sender id
+            second = start_rasa_stack(
+                logdir / "second", tracker_db=logdir / "rasa-conversations.db", token=sql.token
+            )
+            procs.append(second)
+            env = {**LIMITS_OFF}
+            urls = f"{sql.rasa_url},{second.rasa_url}"
+            gw2 = start_gateway(urls, sql.token, logdir / "second", logdir / "gateway-2rasa.db", env)
+            procs.append(gw2)
+            targets.append((Target("chain-2rasa", "web", gw2.web_url, [sql.rasa, second.rasa]), gw2.process))
         results: dict[str, dict[int, dict[str, Any]]] = {t.name: {} for t, _ in targets}
         for length in lengths:
             print(

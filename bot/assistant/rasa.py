@@ -8,6 +8,10 @@ Rasa's REST channel answers ``POST /webhooks/rest/webhook`` with a JSON list of 
 A ``custom`` item carrying ``meta`` belongs to the text before it (or to the text in the same item). The
 turn's meta is the last one sent, which the actions attach to the reply that ends the turn.
 
+Several Rasa servers (``RASA_URL`` a comma-separated list): each conversation always goes to the same one,
+chosen from a hash of its sender id, so each server's in-memory lock store sees every turn of the
+conversations it holds and no Redis is needed on one machine; the servers may share one tracker store.
+
 One ``httpx.AsyncClient`` is kept for the life of the gateway (connections are reused). Every call has a
 total deadline (``timeout``): a slow Rasa is as good as a down one, and the person must hear so in seconds.
 
@@ -21,6 +25,7 @@ logs would keep it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from typing import Any
@@ -53,14 +58,15 @@ def rasa_auth_headers(secret: str) -> dict[str, str]:
 
 class RasaClient:
     def __init__(self, base_url: str, token: str, timeout: float = 5.0) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_urls = [u.strip().rstrip("/") for u in base_url.split(",") if u.strip()]
+        self.base_url = self.base_urls[0]
         self._token = token
         self.timeout = timeout
         self._client: httpx.AsyncClient | None = None
         self._jwt, self._jwt_expires = "", 0.0
 
     def __repr__(self) -> str:
-        return f"RasaClient({self.base_url!r}, token=***, timeout={self.timeout})"
+        return f"RasaClient({','.join(self.base_urls)!r}, token=***, timeout={self.timeout})"
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -83,11 +89,20 @@ class RasaClient:
             await self._client.aclose()
             self._client = None
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def url_for(self, sender_id: str) -> str:
+        """The Rasa server of this conversation: always the same one for the same sender id."""
+        if len(self.base_urls) == 1:
+            return self.base_url
+        digest = hashlib.blake2b(sender_id.encode("utf-8"), digest_size=8).digest()
+        return self.base_urls[int.from_bytes(digest, "big") % len(self.base_urls)]
+
+    async def _request(
+        self, method: str, path: str, base: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         try:
             async with asyncio.timeout(self.timeout):
                 response = await self.client.request(
-                    method, self.base_url + path, headers=self._auth(), **kwargs
+                    method, (base or self.base_url) + path, headers=self._auth(), **kwargs
                 )
         except (TimeoutError, httpx.HTTPError) as exc:
             raise AssistantUnavailable(f"{method} {path}: {type(exc).__name__}") from None
@@ -98,7 +113,10 @@ class RasaClient:
     async def send(self, sender_id: str, text: str) -> AssistantAnswer:
         """Send one message (text, or a ``/intent{"entity": "value"}`` payload) and collect the answer."""
         response = await self._request(
-            "POST", "/webhooks/rest/webhook", json={"sender": sender_id, "message": text}
+            "POST",
+            "/webhooks/rest/webhook",
+            self.url_for(sender_id),
+            json={"sender": sender_id, "message": text},
         )
         try:
             data = response.json()
@@ -108,12 +126,14 @@ class RasaClient:
 
     async def erase(self, sender_id: str) -> None:
         """Replace the conversation's tracker with no events: Rasa forgets what it was told."""
-        await self._request("PUT", f"/conversations/{quote(sender_id, safe='')}/tracker/events", json=[])
+        path = f"/conversations/{quote(sender_id, safe='')}/tracker/events"
+        await self._request("PUT", path, self.url_for(sender_id), json=[])
 
     async def slots(self, sender_id: str) -> dict[str, Any]:
         """The conversation's slots that have a value (its tracker without the events)."""
+        path = f"/conversations/{quote(sender_id, safe='')}/tracker"
         response = await self._request(
-            "GET", f"/conversations/{quote(sender_id, safe='')}/tracker", params={"include_events": "NONE"}
+            "GET", path, self.url_for(sender_id), params={"include_events": "NONE"}
         )
         try:
             slots = response.json().get("slots") or {}
@@ -124,11 +144,14 @@ class RasaClient:
     async def set_slots(self, sender_id: str, slots: dict[str, Any]) -> None:
         """Start the conversation (Rasa runs its session start first) with these slots set."""
         events = [{"event": "slot", "name": name, "value": value} for name, value in slots.items()]
-        await self._request("POST", f"/conversations/{quote(sender_id, safe='')}/tracker/events", json=events)
+        path = f"/conversations/{quote(sender_id, safe='')}/tracker/events"
+        await self._request("POST", path, self.url_for(sender_id), json=events)
 
     async def ping(self) -> bool:
+        """Every Rasa server answers."""
         try:
-            await self._request("GET", "/")
+            for base in self.base_urls:
+                await self._request("GET", "/", base)
         except AssistantUnavailable:
             return False
         return True

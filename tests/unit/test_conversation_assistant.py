@@ -117,3 +117,36 @@ async def test_ping(rasa):
     await rasa.stop()
     assert await client.ping() is False
     await client.aclose()
+
+
+async def test_several_rasa_servers_each_conversation_always_on_the_same_one(rasa):
+    from tests.fakes.fake_rasa import FakeRasa
+
+    async with FakeRasa() as other:
+        client = RasaClient(f"{rasa.url}, {other.url}/", rasa.token, timeout=2.0)
+        try:
+            senders = [f"c-{i}" for i in range(40)]
+            for _ in range(2):
+                for sender in senders:
+                    await client.send(sender, "ciao")
+            await client.set_slots("c-7", {"comune": "Corbetta"})
+            assert (await client.slots("c-7")) == {"comune": "Corbetta"}
+            await client.erase("c-7")
+            assert await client.ping()
+        finally:
+            await client.aclose()
+
+    here, there = {s for s, _ in rasa.calls}, {s for s, _ in other.calls}
+    assert here and there and not here & there  # spread over both, each on one
+    assert here | there == set(senders)
+    assert all(len(rasa.trackers[s]) == 2 for s in here - {"c-7"})  # both turns of each on one server
+    holder = rasa if "c-7" in here else other
+    assert holder.erased == ["c-7"] and (other if holder is rasa else rasa).erased == []
+
+
+async def test_one_rasa_server_down_among_several_fails_the_health_check(rasa):
+    client = RasaClient(f"{rasa.url},http://127.0.0.1:9", rasa.token, timeout=1.0)
+    try:
+        assert not await client.ping()
+    finally:
+        await client.aclose()

@@ -142,12 +142,17 @@ def test_values_are_read_typed_and_checked(monkeypatch):
     s = Settings()
     assert (s.rasa_timeout, s.web_port, s.log_level, s.telegram_mode) == (2.5, 9000, "DEBUG", "polling")
     assert s.rasa_url == "http://127.0.0.1:5005"
+    monkeypatch.setenv("RASA_URL", "http://127.0.0.1:5005/, http://127.0.0.1:5006")
+    assert Settings().rasa_url == "http://127.0.0.1:5005,http://127.0.0.1:5006"  # several Rasa servers
+    monkeypatch.delenv("RASA_URL")
 
     for name, bad in [
         ("WEB_PORT", "70000"),
         ("RASA_TIMEOUT", "0"),
         ("RETENTION_DAYS", "0"),
         ("RASA_URL", "ftp://x"),
+        ("RASA_URL", "http://127.0.0.1:5005,ftp://x"),
+        ("RASA_URL", " , "),
     ]:
         monkeypatch.setenv(name, bad)
         with pytest.raises(ValidationError):
