@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from rasa.core.tracker_store import SQLTrackerStore
@@ -50,6 +51,9 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
     PURGE_EVERY = 3600.0  # seconds
 
     def __init__(self, *args: Any, retention_days: float | None = None, **kwargs: Any) -> None:
+        if kwargs.get("dialect", "sqlite") == "sqlite" and kwargs.get("db"):
+            # a fresh checkout has no var/ yet (`rasa run` or `rasa shell` from the project root)
+            Path(kwargs["db"]).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         super().__init__(*args, **kwargs)
         # Rasa builds the engine itself, with no way to pass create_engine() options: SQLAlchemy reads
         # this attribute whenever it logs a statement or wraps an error

@@ -99,7 +99,13 @@ def start_stock(logdir: Path) -> tuple[Proc, str]:
     port = free_port()
     model = stock_model()
     cmd = [str(RASA_BIN), "run", "-i", "127.0.0.1", "-p", str(port), "--model", str(model)]
-    cmd += ["--credentials", str(STOCK_DIR / "credentials.yml")]
+    # its own endpoints (nothing: the in-memory tracker store), not the project's endpoints.yml
+    cmd += [
+        "--credentials",
+        str(STOCK_DIR / "credentials.yml"),
+        "--endpoints",
+        str(STOCK_DIR / "endpoints.yml"),
+    ]
     proc = start("stock-rasa", cmd, {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, logdir)
     url = f"http://127.0.0.1:{port}"
 
