@@ -165,8 +165,7 @@ def test_endpoints_yml_makes_rasa_keep_conversations_in_the_erasable_sqlite_stor
     from rasa.utils.endpoints import read_endpoint_config
 
     config = read_endpoint_config(str(Path("endpoints.yml").resolve()), "tracker_store")
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "var").mkdir()
+    monkeypatch.chdir(tmp_path)  # a fresh checkout: no var/ yet
     store = create_tracker_store(config, DOMAIN)
     inner = getattr(store, "_tracker_store", store)  # Rasa wraps it in a FailSafeTrackerStore
     assert isinstance(inner, ErasableSQLTrackerStore)
