@@ -179,15 +179,20 @@ async def closed_loop(target: Target, people: int, length: int, seconds: float, 
     return out
 
 
+def cpu_of(procs: list[Proc]) -> float | None:
+    times = [cpu_seconds(p.pid) for p in procs]
+    return None if None in times else sum(t for t in times if t is not None)
+
+
 def run_phase(
     target: Target, people: int, length: int, seconds: float, gateway: Proc | None
 ) -> dict[str, Any]:
-    wait_quiet([target.rasa])
-    cpu0 = cpu_seconds(target.rasa.pid)
+    wait_quiet(target.rasa)
+    cpu0 = cpu_of(target.rasa)
     gw0 = cpu_seconds(gateway.pid) if gateway else None
     tag = f"{target.name}-{length}-{time.monotonic_ns() % 10**8}"
     s = asyncio.run(closed_loop(target, people, length, seconds, tag))
-    cpu1 = cpu_seconds(target.rasa.pid)
+    cpu1 = cpu_of(target.rasa)
     n = max(1, s["answered"])
     if cpu0 is not None and cpu1 is not None:
         s["rasa_cpu_ms_per_msg"] = round(
