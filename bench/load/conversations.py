@@ -2,7 +2,9 @@
 
 Closed loop, as people write: ``--people`` (10) write at once, each sends her next message when the last
 one is answered; every ``L`` messages she starts a new conversation (a new id), for L in ``--lengths``
-(6: what people do; 60: the long ones). Each phase lasts ``--seconds`` (20), its first 2 s not counted, and
+(6: what people do; 60: the long ones). Each phase first brings every person, untimed, to her own point of
+a conversation (person p of N has sent p·L/N messages: as in a steady population, every point is
+represented), then lasts ``--seconds`` (20), its first 2 s not counted, and
 the phases of one length run one after the other, so the machine's noise touches them alike; the report
 gives each one's msg/s as a ratio to the stock bot's in the same length, and L=60 against L=6.
 
@@ -32,13 +34,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import itertools
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,50 +128,64 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-async def closed_loop(target: Target, people: int, length: int, seconds: float, tag: str) -> dict[str, Any]:
+async def closed_loop(
+    target: Target, people: int, length: int, seconds: float, tag: str, on_start: Callable[[], None]
+) -> dict[str, Any]:
     """``people`` write at once, each her next message when the last is answered, a new conversation
-    every ``length`` messages."""
+    every ``length`` messages. First, untimed, person ``p`` sends ``p * length // people`` messages, so
+    that when the timing starts the people stand at every point of their conversations, as in a steady
+    population (otherwise a short phase would never reach the long conversations' later messages)."""
     latencies: list[float] = []
     errors: dict[str, int] = {}
-    t_start = time.monotonic()
-    t_end = t_start + seconds
+    progress = [0] * people
 
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=people + 5)) as client:
 
+        async def one(p: int, texts: list[str]) -> bool:
+            n = progress[p]
+            progress[p] += 1
+            sender = f"{tag}-{p}-{n // length}"
+            text = texts[n % len(texts)]
+            try:
+                if target.kind == "rest":
+                    r = await client.post(
+                        f"{target.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}
+                    )
+                    r.raise_for_status()
+                    said = [item for item in r.json() if "text" in item]
+                else:
+                    r = await client.post(
+                        f"{target.url}/api/chat",
+                        json={"user": sender, "text": text},
+                        headers={"Authorization": f"Bearer {WEB_API_KEY}"},
+                    )
+                    r.raise_for_status()
+                    said = r.json()["replies"]
+                if not said:
+                    raise ValueError("no answer")
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                return False
+            return True
+
+        def texts_of(p: int) -> list[str]:
+            conv = CONVERSATIONS[p % len(CONVERSATIONS)]
+            return [t for t in conv if target.kind == "web" or goes_to_rasa(t)]
+
+        async def prefill(p: int) -> None:
+            for _ in range(p * length // people):
+                await one(p, texts_of(p))
+
+        await asyncio.gather(*(prefill(p) for p in range(people)))
+        on_start()
+        t_start = time.monotonic()
+        t_end = t_start + seconds
+
         async def person(p: int) -> None:
-            texts = [
-                t for t in CONVERSATIONS[p % len(CONVERSATIONS)] if target.kind == "web" or goes_to_rasa(t)
-            ]
-            for n in itertools.count():
-                if time.monotonic() >= t_end:
-                    return
-                sender = f"{tag}-{p}-{n // length}"
-                text = texts[n % len(texts)]
+            while time.monotonic() < t_end:
                 t0 = time.monotonic()
-                try:
-                    if target.kind == "rest":
-                        r = await client.post(
-                            f"{target.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}
-                        )
-                        r.raise_for_status()
-                        said = [item for item in r.json() if "text" in item]
-                    else:
-                        r = await client.post(
-                            f"{target.url}/api/chat",
-                            json={"user": sender, "text": text},
-                            headers={"Authorization": f"Bearer {WEB_API_KEY}"},
-                        )
-                        r.raise_for_status()
-                        said = r.json()["replies"]
-                    if not said:
-                        raise ValueError("no answer")
-                except (httpx.HTTPError, ValueError, KeyError) as exc:
-                    kind = type(exc).__name__
-                    errors[kind] = errors.get(kind, 0) + 1
-                    continue
-                t1 = time.monotonic()
-                if t0 >= t_start + WARMUP_S:
-                    latencies.append(t1 - t0)
+                if await one(p, texts_of(p)) and t0 >= t_start + WARMUP_S:
+                    latencies.append(time.monotonic() - t0)
 
         await asyncio.gather(*(person(p) for p in range(people)))
     measured = max(0.001, seconds - WARMUP_S)
@@ -188,11 +204,15 @@ def run_phase(
     target: Target, people: int, length: int, seconds: float, gateway: Proc | None
 ) -> dict[str, Any]:
     wait_quiet(target.rasa)
-    cpu0 = cpu_of(target.rasa)
-    gw0 = cpu_seconds(gateway.pid) if gateway else None
+    started: dict[str, float | None] = {}
+
+    def on_start() -> None:  # the CPU of the timed part only
+        started["rasa"] = cpu_of(target.rasa)
+        started["gateway"] = cpu_seconds(gateway.pid) if gateway else None
+
     tag = f"{target.name}-{length}-{time.monotonic_ns() % 10**8}"
-    s = asyncio.run(closed_loop(target, people, length, seconds, tag))
-    cpu1 = cpu_of(target.rasa)
+    s = asyncio.run(closed_loop(target, people, length, seconds, tag, on_start))
+    cpu0, gw0, cpu1 = started["rasa"], started["gateway"], cpu_of(target.rasa)
     n = max(1, s["answered"])
     if cpu0 is not None and cpu1 is not None:
         s["rasa_cpu_ms_per_msg"] = round(
