@@ -272,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--people", type=int, default=10)
     ap.add_argument("--lengths", default="6,60")
+    ap.add_argument(
+        "--turns", type=int, help="RASA_CONVERSATION_TURNS of the chain's gateway (default: its own)"
+    )
     ap.add_argument("--only", default="stock,rasa,rasa-memory,chain,chain-before")
     args = ap.parse_args(argv)
     lengths = [int(x) for x in args.lengths.split(",")]
@@ -300,7 +303,10 @@ def main(argv: list[str] | None = None) -> int:
         if "rasa" in only:
             targets.append((Target("rasa", "rest", sql.rasa_url, [sql.rasa]), None))
         if "chain" in only:
-            gw = start_gateway(sql.rasa_url, sql.token, logdir, logdir / "gateway.db", LIMITS_OFF)
+            turns = {"RASA_CONVERSATION_TURNS": str(args.turns)} if args.turns else {}
+            gw = start_gateway(
+                sql.rasa_url, sql.token, logdir, logdir / "gateway.db", {**LIMITS_OFF, **turns}
+            )
             procs.append(gw)
             targets.append((Target("chain", "web", gw.web_url, [sql.rasa]), gw.process))
         if "rasa-memory" in only or "chain-before" in only:
