@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from bot.console.charts import bar_chart
 from bot.insights.aggregates import MIN_PEOPLE, Table
 
 DASHBOARD_ROLES = ("manager", "alliance")
@@ -253,8 +254,15 @@ def dashboard_page(viewer: Viewer, tables: Sequence[Table], weeks: int) -> str:
             else "<p>Nessuna riga da mostrare.</p>"
         )
         hidden_rows = f" Righe nascoste (meno di {MIN_PEOPLE} persone): {t.hidden}." if t.hidden else ""
+        chart = ""
+        if "persone" in t.columns:
+            at = t.columns.index("persone")
+            bars = [
+                (" · ".join(str(v) for v in r[:at]), int(r[at])) for r in t.rows if isinstance(r[at], int)
+            ]
+            chart = bar_chart(f"{t.name}-chart", t.title, bars)
         body += (
-            f'<h2 id="{_e(t.name)}">{_e(t.title)}</h2>{table}<p class="muted">{hidden_rows.strip()} '
+            f'<h2 id="{_e(t.name)}">{_e(t.title)}</h2>{chart}{table}<p class="muted">{hidden_rows.strip()} '
             f'<a href="/console/cruscotto/{_e(t.name)}.csv">Scarica in CSV</a></p>'
         )
     return layout("Cruscotto dei bisogni", body, viewer)

@@ -83,6 +83,9 @@ async def test_a_manager_sees_her_territory_with_small_cells_hidden_and_exports_
     assert f"<td>{topic}</td><td>{place}</td><td>6</td><td>12</td>" in html  # 6 people, 12 answers
     assert KB.territories["abbiatense"].name not in html  # another partner's territory
     assert "non capito" not in html and "Righe nascoste (meno di 5 persone): 1." in html
+    # the chart above the table, with the same figure said to a screen reader
+    assert '<title id="domanda_non_soddisfatta-chart-t">' in html
+    assert f"{topic} · {place}: 6 persone</title>" in html
 
     exported = await manager.get("/console/cruscotto/domanda_non_soddisfatta.csv")
     assert exported.content_type == "text/csv"
