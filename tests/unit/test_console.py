@@ -369,3 +369,23 @@ async def test_a_service_card_from_the_knowledge_base_goes_into_the_reply_box(h)
     assert "non è tra quelli proposti" in await other.text()
     sent = await client.post(f"/console/ticket/{ticket.id}/risposta", data={"text": card, "csrf": csrf(html)})
     assert "Messaggio inviato." in await sent.text() and h.sender.texts().count(card) == 1
+
+
+async def test_behind_a_trusted_https_proxy_the_cookies_are_secure(h):
+    from ipaddress import ip_network
+
+    h.web.trusted_proxies = (ip_network("127.0.0.1/32"), ip_network("::1/128"))
+    client = await h.client()
+    await set_password(client, await invited(h, "lucia"))
+    https = {"X-Forwarded-Proto": "https"}
+    page = await client.get("/console/login", headers=https)
+    assert "Secure" in page.headers["Set-Cookie"]
+    token = csrf(await page.text())
+    form = {"csrf": token, "login": "lucia", "password": PASSWORD}
+    # the browser sends a Secure cookie back over HTTPS only; the test client speaks plain HTTP
+    sent = {**https, "Cookie": f"concilia_console_form={token}"}
+    signed = await client.post("/console/login", data=form, headers=sent, allow_redirects=False)
+    cookie = next(v for k, v in signed.headers.items() if k == "Set-Cookie" and "concilia_console=" in v)
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    plain = await client.get("/console/login")
+    assert "Secure" not in plain.headers["Set-Cookie"]
