@@ -31,7 +31,7 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
 
 
 def _page(url: str) -> str:
-    """A page's address without scheme, "www.", "amp." or fragment, so that copies of one page compare equal."""
+    """A page's address without scheme, "www.", "amp." or fragment: copies of one page compare equal."""
     parts = urlsplit(url.strip())
     host = re.sub(r"^(www\.|amp\.|m\.)", "", parts.netloc.lower())
     return host + parts.path.rstrip("/").lower() + (f"?{parts.query}" if parts.query else "")
@@ -93,6 +93,8 @@ def test_no_training_example_shares_eight_words_with_a_measuring_message() -> No
 def test_no_training_example_comes_from_a_page_of_the_real_measuring_set() -> None:
     measured_pages = {_page(m["source"]) for m in _real_messages() if m.get("source")}
     shared = [
-        f"{name}: {source}" for name, _, source in _training_examples() if source and _page(source) in measured_pages
+        f"{name}: {source}"
+        for name, _, source in _training_examples()
+        if source and _page(source) in measured_pages
     ]
     assert not shared, "\n".join(sorted(set(shared)))
