@@ -84,3 +84,23 @@ class TicketNote(Base):
     author: Mapped[str | None] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+REVIEW_LABELS_OTHER = ("new_need", "out_of_scope")
+
+
+class ReviewLabel(Base):
+    """A manager's label on a message of the review queue (the person's message, by id): the right topic
+    intent, ``new_need`` or ``out_of_scope``; who and when; when ``concilia review export`` wrote it out.
+    Deleted with the person (erasure) and, while not exported, when the message's text is purged."""
+
+    __tablename__ = "review_labels"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int | None] = mapped_column(BigId)
+    labelled_by: Mapped[str | None] = mapped_column(String(64))
+    labelled_at: Mapped[datetime] = mapped_column(default=utcnow)
+    exported_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.handoff.model import ErasedTicket, TopicPlace
-from bot.store.console_models import TicketNote
+from bot.store.console_models import ReviewLabel, TicketNote
 from bot.store.models import (
     DeskTopic,
     Erasure,
@@ -84,7 +84,8 @@ def _tombstone(session: Session, key: str, now: datetime) -> None:
 
 
 def erase_person(session: Session, user_id: int, now: datetime) -> list[ErasedTicket]:
-    """Delete the person's row, Rasa ids, messages, tickets and privacy events; keep one anonymous
+    """Delete the person's row, Rasa ids, messages (and the review queue's labels on them), tickets and
+    privacy events; keep one anonymous
     "erased" record and her tombstones. Returns the tickets erased."""
     user = session.get(User, user_id)
     if user is not None:
@@ -92,6 +93,7 @@ def erase_person(session: Session, user_id: int, now: datetime) -> list[ErasedTi
         for sender_id in sender_ids_of(session, user_id):
             _tombstone(session, tombstone_key("rasa", sender_id), now)
     erased = erase_tickets(session, user_id)
+    session.execute(delete(ReviewLabel).where(ReviewLabel.user_id == user_id))  # exported or not
     session.execute(delete(Message).where(Message.user_id == user_id))
     session.execute(delete(PrivacyEvent).where(PrivacyEvent.user_id == user_id))
     session.execute(delete(RasaSenderId).where(RasaSenderId.user_id == user_id))

@@ -1,7 +1,8 @@
 """Retention: every purge of personal data in one place, and the gateway's job that runs it.
 
 :func:`purge` (one transaction) nulls the text, payload and buttons of messages older than the retention
-period (their ``meta`` stays, for statistics: it holds no text written by the person), nulls the question of
+period (their ``meta`` stays, for statistics: it holds no text written by the person) and deletes the review
+queue's labels on them not exported yet, nulls the question of
 ended tickets as old and of tickets never claimed as old, drops the mapping of their relayed messages and the
 console's notes on the ended ones, forgets a request for a person still waiting for the town once she has
 been silent past ``pending_before``, forgets invite codes (and console invites) that expired that long ago,
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.jobs import run_every
 from bot.handoff.model import PENDING_TTL, TicketState
-from bot.store.console_models import ConsoleInvite, TicketNote
+from bot.store.console_models import ConsoleInvite, ReviewLabel, TicketNote
 from bot.store.db import StoreUnavailable, rowcount
 from bot.store.models import (
     OPEN_STATES,
@@ -91,6 +92,13 @@ def purge(
         update(User)
         .where(User.handoff_pending.is_not(None), User.last_seen_at < pending_before)
         .values(handoff_pending=None)
+        .execution_options(**bulk)
+    )
+    # the review queue's labels not exported yet on the messages about to lose their text
+    losing = select(Message.id).where(Message.created_at < messages_before, Message.purged.is_(False))
+    session.execute(
+        delete(ReviewLabel)
+        .where(ReviewLabel.exported_at.is_(None), ReviewLabel.message_id.in_(losing))
         .execution_options(**bulk)
     )
     messages = session.execute(
