@@ -30,6 +30,7 @@ from bot.channels.web.limits import Limits
 from bot.console.accounts import ConsoleAccounts
 from bot.console.accounts import Limits as ConsoleLimits
 from bot.console.dashboard import DashboardWeb
+from bot.console.review import ReviewWeb
 from bot.console.views import TicketViews
 from bot.console.web import ConsoleWeb
 from bot.conversation.conversations import ConversationPolicy
@@ -49,6 +50,7 @@ from bot.store.console import ConsoleStore
 from bot.store.insights import InsightsStore
 from bot.store.outbox import InboxStore, OutboxStore
 from bot.store.retention import run_retention
+from bot.store.review import ReviewStore
 from bot.store.spool import Spool
 from bot.store.web_sessions import WebSessionStore
 
@@ -138,6 +140,9 @@ async def build(settings: Settings) -> Gateway:
         trusted_proxies=trusted_networks(settings.web_trusted_proxies),
         clock=clock,
     )
+    dashboard = DashboardWeb(console, handoff, InsightsStore(store))
+    review = ReviewWeb(dashboard, ReviewStore(store))
+    dashboard.waiting = review.waiting
     web = WebChannel(
         router,
         health_checks={"db": store.ping, "rasa": rasa.ping},
@@ -145,7 +150,7 @@ async def build(settings: Settings) -> Gateway:
         config=web_config(settings),
         sessions=WebSessionStore(store),
         clock=clock,
-        mounts=[console.mount, DashboardWeb(console, handoff, InsightsStore(store)).mount],
+        mounts=[console.mount, dashboard.mount, review.mount],
     )
     gw = Gateway(settings, store, rasa, router, web, handoff, recovery, CallbackStore(store, clock=clock))
     gw.outbox = OutboxStore(store.db, gateway=settings.gateway_name, started_at=clock(), clock=clock)

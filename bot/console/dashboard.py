@@ -5,7 +5,7 @@ is refused with 403, and logged."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from aiohttp import web
@@ -25,12 +25,14 @@ class DashboardWeb:
         self.console = console
         self.handoff = handoff
         self.insights = insights
+        # how many messages of her review queue wait for a label (set by bot.console.review.ReviewWeb)
+        self.waiting: Callable[[AccountView], Awaitable[int]] | None = None
 
     def mount(self, app: web.Application) -> None:
         app.router.add_get("/console/cruscotto", self.page)
         app.router.add_get("/console/cruscotto/{name:[a-z_]{1,40}}.csv", self.csv)
 
-    def _scope(self, account: AccountView) -> Scope | None:
+    def scope(self, account: AccountView) -> Scope | None:
         if account.role == "alliance":
             return None
         partner = self.handoff.partner(account.partner_id)
@@ -59,7 +61,7 @@ class DashboardWeb:
         return tables(
             await self.insights.answers(since),
             await self.insights.tickets(since),
-            self._scope(account),
+            self.scope(account),
             self._namer("topics"),
             self._namer("territories"),
             self._namer("referrals"),
@@ -90,10 +92,11 @@ class DashboardWeb:
             return allowed
         account, token = allowed
         found = await self._tables(account)
+        waiting = await self.waiting(account) if self.waiting is not None else None
         await self.console.audit(
             "dashboard", "ok", self.console.clock(), account=account, address=self.console._address(request)
         )
-        return _html(pages.dashboard_page(self.console._viewer(account, token), found, WEEKS))
+        return _html(pages.dashboard_page(self.console._viewer(account, token), found, WEEKS, waiting))
 
     async def csv(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 
 from bot.console.charts import bar_chart
+from bot.handoff.office_hours import ROME
 from bot.insights.aggregates import MIN_PEOPLE, Table
 
 DASHBOARD_ROLES = ("manager", "alliance")
@@ -38,7 +40,11 @@ def layout(title: str, body: str, viewer: Viewer | None = None, *, script: str |
     if viewer is not None:
         nav = (
             '<nav aria-label="Console"><a href="/console/">Coda</a>'
-            + (' · <a href="/console/cruscotto">Cruscotto</a>' if viewer.role in DASHBOARD_ROLES else "")
+            + (
+                ' · <a href="/console/cruscotto">Cruscotto</a> · <a href="/console/revisione">Revisione</a>'
+                if viewer.role in DASHBOARD_ROLES
+                else ""
+            )
             + "</nav>"
             f'<span class="who">{_e(viewer.name)} · {_e(ROLE_NAMES.get(viewer.role, viewer.role))} · '
             f"{_e(viewer.partner)}</span>"
@@ -237,13 +243,20 @@ def ticket_page(viewer: Viewer, t: TicketPage, info: str | None = None, error: s
     return layout(t.title, body, viewer)
 
 
-def dashboard_page(viewer: Viewer, tables: Sequence[Table], weeks: int) -> str:
-    """The needs dashboard: one table per figure, with its CSV link and how many rows were hidden."""
+def dashboard_page(viewer: Viewer, tables: Sequence[Table], weeks: int, waiting: int | None = None) -> str:
+    """The needs dashboard: one table per figure, with its CSV link and how many rows were hidden, and how
+    many messages of the review queue wait for a label."""
     nav = "".join(f'<li><a href="#{_e(t.name)}">{_e(t.title)}</a></li>' for t in tables)
     body = (
         f"<p>Ultime {weeks} settimane. Solo conteggi: le righe con meno di {MIN_PEOPLE} persone non vengono "
         f'mostrate.</p><nav aria-label="Tabelle"><ul>{nav}</ul></nav>'
     )
+    if waiting is not None:
+        what = "Un messaggio aspetta" if waiting == 1 else f"{waiting} messaggi aspettano"
+        body += (
+            f'<p id="in-revisione">{what} un\'etichetta nella '
+            '<a href="/console/revisione">coda di revisione</a>.</p>'
+        )
     for t in tables:
         head = "".join(f'<th scope="col">{_e(c)}</th>' for c in t.columns)
         rows = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r) + "</tr>" for r in t.rows)
@@ -266,3 +279,67 @@ def dashboard_page(viewer: Viewer, tables: Sequence[Table], weeks: int) -> str:
             f'<a href="/console/cruscotto/{_e(t.name)}.csv">Scarica in CSV</a></p>'
         )
     return layout("Cruscotto dei bisogni", body, viewer)
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    message_id: int
+    at: datetime
+    text: str  # masked
+    reason: str
+    intent: str  # what the assistant understood
+    label: str | None
+    labelled_by: str | None
+    exported: bool
+
+
+def review_page(
+    viewer: Viewer,
+    rows: Sequence[ReviewRow],
+    choices: Sequence[str],
+    editable: bool,
+    waiting: int,
+    info: str | None = None,
+    error: str | None = None,
+) -> str:
+    """The review queue: each message (masked) with why it is here, what the assistant understood and its
+    label; a manager's form to label it (not once exported). ``waiting``: how many have no label."""
+    body = (
+        message(info)
+        + message(error, error=True)
+        + f'<p id="waiting" role="status">Da etichettare: {waiting}. Dati personali mascherati.</p>'
+        + "<p class=\"muted\">Scegli l'intento giusto, «new_need» (un bisogno che l'assistente non conosce) "
+        "o «out_of_scope» (fuori tema). Le etichette vanno nei dati di addestramento con "
+        "<code>concilia review export</code>.</p>"
+    )
+    if not rows:
+        return layout("Coda di revisione", body + "<p>Nessun messaggio da rivedere.</p>", viewer)
+    lines = []
+    for r in rows:
+        current = _e(r.label) + (f" ({_e(r.labelled_by)})" if r.labelled_by else "") if r.label else "—"
+        if editable and not r.exported:
+            options = ("" if r.label else '<option value="" selected>scegli…</option>') + "".join(
+                f'<option value="{_e(c)}"{" selected" if c == r.label else ""}>{_e(c)}</option>'
+                for c in choices
+            )
+            field = f"label-{r.message_id}"
+            cell = (
+                f'<form method="post" action="/console/revisione/{r.message_id}">'
+                + hidden("csrf", viewer.csrf)
+                + f'<label for="{field}" class="muted">Etichetta</label>'
+                f'<select id="{field}" name="label">{options}</select>'
+                '<button type="submit" class="secondary">Salva</button></form>'
+            )
+        else:
+            cell = "esportata" if r.exported else "—"
+        lines.append(
+            f"<tr><td>{_e(r.at.astimezone(ROME).strftime('%d/%m %H:%M'))}</td><td>{_e(r.text)}</td>"
+            f"<td>{_e(r.reason)}</td><td>{_e(r.intent)}</td><td>{current}</td><td>{cell}</td></tr>"
+        )
+    body += (
+        '<table><caption class="muted">Messaggi da rivedere, dal più recente</caption><thead><tr>'
+        '<th scope="col">Quando</th><th scope="col">Messaggio</th><th scope="col">Perché</th>'
+        '<th scope="col">Capito come</th><th scope="col">Etichetta</th><th scope="col">Azione</th>'
+        f"</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+    )
+    return layout("Coda di revisione", body, viewer)

@@ -19,10 +19,11 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
+from typing import Any
 
 from bot.handoff.office_hours import ROME
 from bot.store.insights import AnswerMeta, TicketTimes
@@ -84,10 +85,11 @@ def _grouped(
     return Table(name, title, (*columns, "persone", "risposte"), rows, len(people) - len(shown))
 
 
-def _in_scope(a: AnswerMeta, scope: Scope | None) -> bool:
+def in_scope(meta: Mapping[str, Any], scope: Scope | None) -> bool:
+    """Whether an answer (its meta) is about the scope's territories and topics (always, scope None)."""
     if scope is None:
         return True
-    territory, topic = a.meta.get("territory"), a.meta.get("topic")
+    territory, topic = meta.get("territory"), meta.get("topic")
     return territory in scope.territories and (topic is None or topic in scope.topics)
 
 
@@ -100,7 +102,7 @@ def tables(
     referral_name: Names,
     partner_name: Callable[[str], str],
 ) -> list[Table]:
-    mine = [a for a in answers if _in_scope(a, scope)]
+    mine = [a for a in answers if in_scope(a.meta, scope)]
     m = lambda a, f: a.meta.get(f)  # noqa: E731
 
     def unmet(a: AnswerMeta) -> tuple[str, ...] | None:

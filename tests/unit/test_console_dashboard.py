@@ -41,9 +41,9 @@ async def h():
     c.store.close()
 
 
-async def answered(h, key: str, meta: dict, times: int = 1) -> None:
+async def answered(h, key: str, meta: dict, times: int = 1, text: str = "una domanda", **kw) -> None:
     for _ in range(times):
-        await write(h, key, "una domanda")
+        await write(h, key, text, **kw)
         await h.store.save(
             [
                 NewMessage(
