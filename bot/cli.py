@@ -23,10 +23,11 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("run", help="start the gateway (Telegram and web chat)")
 
-    from bot import console_cli, operators_cli
+    from bot import console_cli, operators_cli, review_cli
 
     operators_cli.add_parser(sub)
     console_cli.add_parser(sub)
+    review_cli.add_parser(sub)
 
     args = parser.parse_args(argv)
     if args.command == "kb":
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         return operators_cli.main(args)
     if args.command == "console":
         return console_cli.main(args)
+    if args.command == "review":
+        return review_cli.main(args)
     return 2
 
 
