@@ -17,6 +17,8 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY bot/ bot/
 COPY knowledge/ knowledge/
 COPY actions/ actions/
+# the review queue labels messages with the domain's topic intents
+COPY nlu/domain.yml nlu/domain.yml
 RUN pip install '.[gateway,postgres]'
 
 # the DB-outage spool file lives here: give each gateway its own volume (docs/deploy.md)

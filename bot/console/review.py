@@ -30,7 +30,14 @@ class ReviewWeb:
         self.dashboard = dashboard
         self.console = dashboard.console
         self.store = store
-        self.choices = review.choices()
+        self._choices: tuple[str, ...] | None = None
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The labels (read from nlu/domain.yml the first time they are needed)."""
+        if self._choices is None:
+            self._choices = review.choices()
+        return self._choices
 
     def mount(self, app: web.Application) -> None:
         app.router.add_get("/console/revisione", self.page)

@@ -31,7 +31,8 @@ RATED_WITHIN = timedelta(hours=24)
 NEW_NEED = "new_need"
 OUT_OF_SCOPE = "out_of_scope"
 REASONS = {"fallback": "non capito", "clarify": "chiarimento", "rated": "voto basso"}
-DOMAIN = Path(__file__).resolve().parents[2] / "nlu" / "domain.yml"
+# nlu/domain.yml of the checkout, or of the working folder (the gateway's image copies it to /app/nlu)
+DOMAINS = (Path(__file__).resolve().parents[2], Path.cwd())
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,16 @@ class Item:
     reason: str  # a key of REASONS
 
 
-def topic_intents(domain: Path = DOMAIN) -> tuple[str, ...]:
+def domain_file() -> Path:
+    for base in DOMAINS:
+        if (base / "nlu" / "domain.yml").is_file():
+            return base / "nlu" / "domain.yml"
+    raise FileNotFoundError("nlu/domain.yml: the review queue's labels are its topic intents")
+
+
+def topic_intents(domain: Path | None = None) -> tuple[str, ...]:
     """The intents listed under the ``# topics`` comment of the domain's ``intents:``, in order."""
+    domain = domain or domain_file()
     found: list[str] = []
     inside = listing = False
     for line in domain.read_text(encoding="utf-8").splitlines():
@@ -59,7 +68,7 @@ def topic_intents(domain: Path = DOMAIN) -> tuple[str, ...]:
     return tuple(found)
 
 
-def choices(domain: Path = DOMAIN) -> tuple[str, ...]:
+def choices(domain: Path | None = None) -> tuple[str, ...]:
     """What a message can be labelled with: a topic intent, a new need, out of scope."""
     return (*topic_intents(domain), NEW_NEED, OUT_OF_SCOPE)
 

@@ -214,3 +214,17 @@ def test_the_labels_are_the_domains_topic_intents_a_new_need_and_out_of_scope():
     assert "ask_summer_camp" in intents and "ask_caregiver" in intents
     assert not {"ask_cost", "greet", "out_of_scope", "inform"} & set(intents)
     assert review.choices()[-2:] == ("new_need", "out_of_scope")
+
+
+def test_the_domain_is_found_in_the_working_folder_of_an_installed_gateway(tmp_path, monkeypatch):
+    installed, app = tmp_path / "site-packages", tmp_path / "app"
+    (app / "nlu").mkdir(parents=True)
+    (app / "nlu" / "domain.yml").write_text(
+        "version: '3.1'\nintents:\n  # topics\n  - ask_nursery\n  # small talk\n  - greet\nslots: {}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(review, "DOMAINS", (installed, app))
+    assert review.choices() == ("ask_nursery", "new_need", "out_of_scope")
+    monkeypatch.setattr(review, "DOMAINS", (installed,))
+    with pytest.raises(FileNotFoundError, match="nlu/domain.yml"):
+        review.choices()
