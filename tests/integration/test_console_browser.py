@@ -14,6 +14,7 @@ from bot.assistant.rasa import RasaClient
 from bot.channels.web.chat import WebChannel
 from bot.console.accounts import ConsoleAccounts
 from bot.console.dashboard import DashboardWeb
+from bot.console.review import ReviewWeb
 from bot.console.views import TicketViews
 from bot.console.web import ConsoleWeb
 from bot.conversation.router import ConversationRouter
@@ -21,6 +22,7 @@ from bot.core.ratelimit import RateLimiter
 from bot.handoff.service import HandoffService
 from bot.store.console import ConsoleStore
 from bot.store.insights import InsightsStore
+from bot.store.review import ReviewStore
 from knowledge import load
 from tests.fakes.fake_rasa import FakeRasa
 from tests.fakes.handoff import rasa_script
@@ -47,7 +49,10 @@ async def site(tmp_path):
         accounts = ConsoleAccounts(console, clock=handoff.clock)
         web = ConsoleWeb(accounts, TicketViews(handoff, console), clock=handoff.clock)
         dashboard = DashboardWeb(web, handoff, InsightsStore(store))
-        channel = WebChannel(router, updates=store.pushed_since, mounts=[web.mount, dashboard.mount])
+        queue = ReviewWeb(dashboard, ReviewStore(store))
+        dashboard.waiting = queue.waiting
+        mounts = [web.mount, dashboard.mount, queue.mount]
+        channel = WebChannel(router, updates=store.pushed_since, mounts=mounts)
         url = await channel.start("127.0.0.1", 0)
         yield url, accounts, handoff
         await channel.stop()
@@ -181,3 +186,50 @@ async def test_a_manager_sees_the_dashboards_figures_after_scripted_conversation
     await accessible(page)
     if SCREENSHOTS:
         await page.screenshot(path=str(Path(SCREENSHOTS) / "console-cruscotto.png"), full_page=True)
+
+
+async def test_a_manager_labels_a_misunderstood_message_in_the_review_queue(site, browser):
+    from playwright.async_api import expect
+
+    from bot.core.messages import normalise_meta
+    from bot.store import NewMessage, new_sender_id
+
+    url, accounts, handoff = site
+    meta = {"intent": "nlu_fallback", "fallback": True, "topic": None, "territory": "magentino"}
+    for direction, text in (("in", "bimbi la sera, chiamatemi al 347 123 4567"), ("out", "Non ho capito.")):
+        await handoff.store.save(
+            [
+                NewMessage(
+                    channel="web",
+                    user_key="p1",
+                    direction=direction,
+                    rasa_sender_id=new_sender_id(),
+                    text=text,
+                    meta=normalise_meta(meta) if direction == "out" else None,
+                )
+            ]
+        )
+    token, _ = await accounts.invite(MAGENTINO, "manager", "mara", "Mara")
+    page = await (await browser.new_context(locale="it-IT", bypass_csp=True)).new_page()
+    await page.goto(f"{url}console/invito?t={token}")
+    await page.get_by_label("Nuova password").fill(PASSWORD)
+    await page.get_by_label("Ripeti la password").fill(PASSWORD)
+    await page.get_by_role("button", name="Salva la password").click()
+    await page.get_by_label("Nome utente").fill("mara")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Entra").click()
+    await page.get_by_role("link", name="Cruscotto").click()
+    await expect(page.locator("#in-revisione")).to_contain_text("Un messaggio aspetta")
+    await page.get_by_role("link", name="coda di revisione").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Coda di revisione")
+    row = page.get_by_role("table").get_by_role("row").nth(1)
+    await expect(row).to_contain_text("bimbi la sera, chiamatemi al [telefono]")
+    await expect(row).to_contain_text("non capito")
+    await accessible(page)
+    await row.get_by_label("Etichetta").select_option("ask_nursery")
+    await row.get_by_role("button", name="Salva").click()
+    await expect(page.locator("p.notice")).to_have_text("Etichetta salvata.")
+    await expect(page.locator("#waiting")).to_contain_text("Da etichettare: 0.")
+    await accessible(page)
+    if SCREENSHOTS:
+        await page.screenshot(path=str(Path(SCREENSHOTS) / "console-revisione.png"), full_page=True)
