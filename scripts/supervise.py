@@ -227,7 +227,10 @@ def main() -> int:
     def on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Ctrl-C too, explicitly: Python leaves SIGINT alone when the process starts with it ignored (a
+    # background job of a shell without job control), and then Ctrl-C would stop nothing.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         sup.start(sup.part("actions"))
         sup.start(sup.part("rasa"))
