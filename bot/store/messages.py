@@ -24,10 +24,11 @@ from bot.store.callbacks import payload as callback_payload
 from bot.store.callbacks import save as save_callback_payloads
 from bot.store.conversations import conversation_age, record_sender_id, switch_sender_id
 from bot.store.db import Database, PersonErased
-from bot.store.erase import erase_person, erased_since, sender_ids_of, tombstone_key
-from bot.store.models import Erasure, Message, PrivacyEvent, ProcessedUpdate, RasaSenderId, User, utcnow
+from bot.store.erase import erase_person, sender_ids_of
+from bot.store.models import Message, PrivacyEvent, ProcessedUpdate, User, utcnow
 from bot.store.outbox import may_answer, no_answer_queued, queue_item
-from bot.store.records import NewMessage, PendingMessage, StoredMessage, UserRef, new_sender_id
+from bot.store.people import USER_BY_KEY, user_for
+from bot.store.records import NewMessage, PendingMessage, StoredMessage, UserRef
 from bot.store.retention import Erasable, PurgeResult, inactive_people
 from bot.store.retention import purge as purge_all
 
@@ -106,7 +107,7 @@ class Store:
             if rec.is_mark:
                 _mark_answered(session, rec.answers or 0, rec.created_at)
                 continue
-            user = _user_for(session, rec)
+            user = user_for(session, rec)
             if user is None:  # written back from a spool after she erased her data: dropped
                 erased.append(rec.rasa_sender_id)
                 continue
@@ -298,7 +299,7 @@ class Store:
 
     async def find_user(self, channel: str, user_key: str) -> UserRef | None:
         def run(session: Session) -> UserRef | None:
-            user = session.scalars(_USER_BY_KEY, {"channel": channel, "key": user_key}).first()
+            user = session.scalars(USER_BY_KEY, {"channel": channel, "key": user_key}).first()
             return None if user is None else UserRef(user.id, user.rasa_sender_id)
 
         return await self.db.read(run)
@@ -348,39 +349,6 @@ def _stored(m: Message) -> StoredMessage:
     return StoredMessage(m.id, m.direction, m.text, m.payload, m.buttons, m.meta, m.created_at, m.purged)
 
 
-def _user_for(session: Session, rec: NewMessage) -> User | None:
-    """The sender's row (created for her first message), None when the record is older than her
-    erasure. A Rasa id the record carries that is not her row's (one made while the database was away)
-    is recorded, so erasing her erases it too."""
-    user = session.scalars(_USER_BY_KEY, {"channel": rec.channel, "key": rec.user_key}).first()
-    if (user is None or rec.created_at < user.created_at) and erased_since(
-        session, tombstone_key("person", rec.channel, rec.user_key), rec.created_at
-    ):
-        return None
-    if user is None:
-        sender_id = rec.rasa_sender_id
-        if session.get(Erasure, tombstone_key("rasa", sender_id)) is not None:
-            sender_id = new_sender_id()  # an erased person's id is never given again
-        user = User(
-            channel=rec.channel,
-            channel_user_key=rec.user_key,
-            rasa_sender_id=sender_id,
-            first_name=rec.first_name,
-            created_at=rec.created_at,
-            last_seen_at=rec.created_at,
-        )
-        session.add(user)
-        session.flush()
-        return user
-    if rec.rasa_sender_id != user.rasa_sender_id and session.get(RasaSenderId, rec.rasa_sender_id) is None:
-        session.add(RasaSenderId(sender_id=rec.rasa_sender_id, user_id=user.id, created_at=rec.created_at))
-    if rec.direction == "in":
-        user.last_seen_at = max(user.last_seen_at, rec.created_at)
-        if rec.first_name:
-            user.first_name = rec.first_name
-    return user
-
-
 # Built once: the two statements of every message, with their compiled form cached by SQLAlchemy.
 _MESSAGES = cast(Table, Message.__table__)
 _COUNT_INBOUND = select(func.count()).where(
@@ -396,11 +364,6 @@ _MARK_ANSWERED = (
         _MESSAGES.c.answered_at.is_(None),
     )
     .values(answered_at=bindparam("at", type_=_MESSAGES.c.answered_at.type))
-)
-
-
-_USER_BY_KEY = select(User).where(
-    User.channel == bindparam("channel"), User.channel_user_key == bindparam("key")
 )
 
 
