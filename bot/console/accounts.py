@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -70,14 +71,16 @@ class ConsoleAccounts:
         invite_ttl: timedelta = timedelta(days=3),
         limits: Limits | None = None,
         hasher: PasswordHasher | None = None,
+        failure_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.clock = clock
         self.session_idle = session_idle
         self.invite_ttl = invite_ttl
         limits = limits or Limits()
-        self._by_login = Failures(limits.failures_per_login, limits.window_seconds)
-        self._by_address = Failures(limits.failures_per_address, limits.window_seconds)
+        # failure_clock: seconds, for the failures' window (time.monotonic; a test moves its own)
+        self._by_login = Failures(limits.failures_per_login, limits.window_seconds, failure_clock)
+        self._by_address = Failures(limits.failures_per_address, limits.window_seconds, failure_clock)
         self._hasher = hasher or PasswordHasher()
         self._dummy: str | None = None
 
