@@ -1,5 +1,6 @@
 """The needs dashboard of the console (manager and alliance roles): ``/console/cruscotto`` shows the
-tables of :mod:`bot.insights.aggregates` for the last weeks, ``/console/cruscotto/{table}.csv`` exports one.
+tables of :mod:`bot.insights.aggregates` for the last weeks (with the ages and periods people asked about,
+:mod:`bot.insights.asked`), ``/console/cruscotto/{table}.csv`` exports one.
 A manager sees her partner's territories, topics and tickets; the alliance sees everything; anyone else
 is refused with 403, and logged."""
 
@@ -14,8 +15,9 @@ from bot.console import pages
 from bot.console.web import HEADERS, ConsoleWeb, _html
 from bot.handoff.service import HandoffService
 from bot.insights.aggregates import Scope, Table, tables
+from bot.insights.asked import covered, with_asked
 from bot.store.console import AccountView
-from bot.store.insights import InsightsStore
+from bot.store.insights import AnswerMeta, InsightsStore
 
 WEEKS = 12
 
@@ -58,14 +60,21 @@ class DashboardWeb:
 
     async def _tables(self, account: AccountView) -> list[Table]:
         since = self.handoff.clock() - timedelta(weeks=WEEKS)
+        answers = with_asked(await self.insights.answers(since), await self.insights.questions(since))
+        try:
+            kb = self.handoff.knowledge()
+            fits: Callable[[AnswerMeta], bool] = lambda a: covered(kb, a)  # noqa: E731
+        except Exception:  # no knowledge base to hand: the services shown are all there is to go by
+            fits = lambda a: True  # noqa: E731
         return tables(
-            await self.insights.answers(since),
+            answers,
             await self.insights.tickets(since),
             self.scope(account),
             self._namer("topics"),
             self._namer("territories"),
             self._namer("referrals"),
             self.handoff.partner_name,
+            fits,
         )
 
     async def _allowed(self, request: web.Request, what: str) -> tuple[AccountView, str] | web.Response:

@@ -3,8 +3,11 @@
 at a person. No ``aiohttp`` and no SQL here: rows in (:mod:`bot.store.insights`), tables out.
 
 * ``conversazioni``: week by week, per topic and territory, people and answers.
-* ``domanda_non_soddisfatta``: answers about a topic in a territory that showed no service (and were
-  neither a handoff, a referral, a clarifying question nor a misunderstanding), ranked by people.
+* ``domanda_non_soddisfatta``: answers about a topic in a territory (neither a handoff, a referral, a
+  clarifying question nor a misunderstanding) that showed no service, or none for the age and the period
+  asked (:func:`bot.insights.asked.covered`), ranked by people;
+* ``non_soddisfatta_eta_periodo``: the same by territory, age band and period ("centri estivi ad agosto
+  nel Magentino, 6-10 anni"), ranked.
 * ``non_capiti``: week by week, people who were not understood and people asked to clarify.
 * ``rinvii``: referrals to other offices, per referral.
 * ``passaggi``: handoffs per partner: tickets, minutes to the claim, to the first reply of an operator and
@@ -26,6 +29,7 @@ from statistics import median
 from typing import Any
 
 from bot.handoff.office_hours import ROME
+from bot.insights.asked import age_band, period_name
 from bot.store.insights import AnswerMeta, TicketTimes
 
 MIN_PEOPLE = 5
@@ -101,16 +105,25 @@ def tables(
     territory_name: Names,
     referral_name: Names,
     partner_name: Callable[[str], str],
+    covered: Callable[[AnswerMeta], bool] = lambda a: True,
 ) -> list[Table]:
+    """``covered``: whether the knowledge base has a service for the age and the period the answer's
+    person asked about (:func:`bot.insights.asked.covered`)."""
     mine = [a for a in answers if in_scope(a.meta, scope)]
     m = lambda a, f: a.meta.get(f)  # noqa: E731
 
     def unmet(a: AnswerMeta) -> tuple[str, ...] | None:
-        if not m(a, "topic") or not m(a, "territory") or m(a, "service_ids"):
+        if not m(a, "topic") or not m(a, "territory"):
             return None
         if m(a, "handoff") or m(a, "fallback") or m(a, "referral") or m(a, "clarify"):
             return None
+        if m(a, "service_ids") and covered(a):
+            return None
         return (topic_name(m(a, "topic")), territory_name(m(a, "territory")))
+
+    def unmet_when(a: AnswerMeta) -> tuple[str, ...] | None:
+        found = unmet(a)
+        return None if found is None else (*found, age_band(a.age), period_name(a.period))
 
     out = [
         _grouped(
@@ -126,6 +139,14 @@ def tables(
             ("tema", "territorio"),
             mine,
             unmet,
+            rank=True,
+        ),
+        _grouped(
+            "non_soddisfatta_eta_periodo",
+            "Domanda non soddisfatta per età e periodo: cosa è stato chiesto dove non c'era un servizio",
+            ("tema", "territorio", "età", "periodo"),
+            mine,
+            unmet_when,
             rank=True,
         ),
         _grouped(

@@ -1,5 +1,7 @@
 """What the needs dashboard is computed from, read in one query each: the meta of the assistant's answers
-(what each one was about: never a text) with who got it and when, and the tickets' times and ratings."""
+(what each one was about: never a text) with who got it and when, the people's questions (their texts, for
+:mod:`bot.insights.asked` to read the age and the period from, in memory), and the tickets' times and
+ratings."""
 
 from __future__ import annotations
 
@@ -19,6 +21,18 @@ class AnswerMeta:
     user_id: int
     at: datetime
     meta: dict[str, Any]
+    id: int = 0  # the message's: the order of the conversation
+    age: int | None = None  # the child's age and the period asked by then (bot.insights.asked)
+    period: str | None = None
+
+
+@dataclass(frozen=True)
+class Question:
+    id: int
+    user_id: int
+    at: datetime
+    text: str | None
+    payload: str | None
 
 
 @dataclass(frozen=True)
@@ -41,12 +55,22 @@ class InsightsStore:
     async def answers(self, since: datetime) -> list[AnswerMeta]:
         """The assistant's answers since ``since`` that carry the reply meta (an ``intent`` key)."""
         query = (
-            select(Message.user_id, Message.created_at, Message.meta)
+            select(Message.id, Message.user_id, Message.created_at, Message.meta)
             .where(Message.direction == "out", Message.created_at >= since, Message.meta.is_not(None))
             .order_by(Message.id)
         )
         rows = await self.db.read(lambda s: s.execute(query).all())
-        return [AnswerMeta(u, at, m) for u, at, m in rows if isinstance(m, dict) and "intent" in m]
+        return [AnswerMeta(u, at, m, id=i) for i, u, at, m in rows if isinstance(m, dict) and "intent" in m]
+
+    async def questions(self, since: datetime) -> list[Question]:
+        """What people wrote since ``since`` (texts the retention job purged are not there)."""
+        query = (
+            select(Message.id, Message.user_id, Message.created_at, Message.text, Message.payload)
+            .where(Message.direction == "in", Message.created_at >= since, Message.purged.is_(False))
+            .order_by(Message.id)
+        )
+        rows = await self.db.read(lambda s: s.execute(query).all())
+        return [Question(*r) for r in rows]
 
     async def tickets(self, since: datetime) -> list[TicketTimes]:
         """The tickets opened since ``since``, with when an operator first wrote to the person (from

@@ -88,6 +88,11 @@ async def test_a_manager_sees_the_dashboards_figures_after_scripted_conversation
     await expect(row).to_contain_text(KB.topics["school_closure"].name)
     await expect(row).to_contain_text(KB.territories["magentino"].name)
     await expect(row.get_by_role("cell").nth(2)).to_have_text("7")
+    by_when = page.get_by_role("table", name="Domanda non soddisfatta per età e periodo")
+    cells = by_when.get_by_role("row").nth(1).get_by_role("cell")
+    await expect(cells).to_have_text(
+        [KB.topics["school_closure"].name, "Magentino", "età non detta", "agosto", "7", "7"]
+    )
     await accessible(page)
     if SCREENSHOTS:
         await page.screenshot(path=str(Path(SCREENSHOTS) / "console-cruscotto.png"), full_page=True)

@@ -41,9 +41,10 @@ async def h():
     c.store.close()
 
 
-async def answered(h, key: str, meta: dict, times: int = 1, text: str = "una domanda", **kw) -> None:
+async def answered(h, key: str, meta: dict, times: int = 1, text: str = "una domanda") -> None:
+    """``times`` questions of one person in the web chat, each with its answer."""
     for _ in range(times):
-        await write(h, key, text, **kw)
+        await write(h, key, text, channel="web")
         await h.store.save(
             [
                 NewMessage(
@@ -151,3 +152,27 @@ async def test_concilia_run_serves_the_console_on_the_web_server(capsys):
     assert "default-src 'none'" in login.headers["content-security-policy"]
     assert dashboard.status_code == 303 and dashboard.headers["location"] == "/console/login"
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+
+
+async def test_demand_not_met_by_age_and_period_from_what_people_wrote(h):
+    for n in range(6):  # shown other camps (July's), but nothing in August for 13 years in the Magentino
+        await answered(h, f"t{n}", CAMPS, text="centri estivi ad agosto per mio figlio di 13 anni")
+    for n in range(7):  # Arluno's camp, at the end of August for 3-11 years: met
+        await answered(h, f"e{n}", CAMPS, text="centri estivi ad agosto, ha 8 anni")
+    for n in range(MIN_PEOPLE - 1):  # too few to be shown
+        await answered(h, f"n{n}", NONE_IN_AUGUST, text="e a Natale? ha 2 anni")
+
+    manager = await signed(h, "mara", MAGENTINO, "manager")
+    exported = await manager.get("/console/cruscotto/non_soddisfatta_eta_periodo.csv")
+    rows = list(csv.reader(io.StringIO(await exported.text())))
+    topic, place = KB.topics["school_closure"].name, KB.territories["magentino"].name
+    assert rows == [
+        ["tema", "territorio", "età", "periodo", "persone", "risposte"],
+        [topic, place, "11-14 anni", "agosto", "6", "6"],
+    ]
+    coarse = await manager.get("/console/cruscotto/domanda_non_soddisfatta.csv")
+    # by topic and territory only, the four asking about Christmas count too: 6 + 4 people
+    assert list(csv.reader(io.StringIO(await coarse.text())))[1:] == [[topic, place, "10", "10"]]
+    html = await (await manager.get("/console/cruscotto")).text()
+    assert "Domanda non soddisfatta per età e periodo" in html
+    assert "<td>11-14 anni</td><td>agosto</td><td>6</td>" in html
