@@ -51,7 +51,7 @@ async def h():
 
 async def turn(h, key: str, text: str, meta: dict) -> int:
     """She writes ``text``, the assistant answers with ``meta``; the id of her message."""
-    await answered(h, key, meta, text=text, channel="web")
+    await answered(h, key, meta, text=text)
     return max(m.id for m in await h.store.messages_of(await user_id(h, key)) if m.direction == "in")
 
 
