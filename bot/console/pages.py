@@ -154,8 +154,10 @@ class TicketPage:
     can_reply: bool
     can_reveal: bool
     revealed: bool
-    prepared: Sequence[tuple[str, str]] = ()  # (service id, title): replies ready from the knowledge base
-    draft: str = ""  # the reply box's text (a service's card inserted)
+    # replies ready from the knowledge base: ("service", id, title) of a card, ("rule", id, title) of a
+    # company-welfare rule
+    prepared: Sequence[tuple[str, str, str]] = ()
+    draft: str = ""  # the reply box's text (a service's card or a rule inserted)
 
 
 def _form(ticket_id: int, path: str, csrf: str, inner: str) -> str:
@@ -210,16 +212,16 @@ def ticket_page(viewer: Viewer, t: TicketPage, info: str | None = None, error: s
                     t.ticket_id,
                     "prepara",
                     viewer.csrf,
-                    hidden("service", sid)
+                    hidden(field, key)
                     + f'<button type="submit" class="secondary">Inserisci: {_e(title)}</button>',
                 )
                 + "</li>"
-                for sid, title in t.prepared
+                for field, key, title in t.prepared
             )
             body += (
                 '<h3 id="pronte">Risposte pronte dalla base di conoscenza</h3>'
-                '<p class="muted">Inserisci la scheda di un servizio nel messaggio, poi controllala e '
-                "inviala.</p>"
+                '<p class="muted">Inserisci nel messaggio la scheda di un servizio o una regola del welfare '
+                "aziendale, poi controllala e inviala.</p>"
                 f"<ul>{items}</ul>"
             )
     notes = (

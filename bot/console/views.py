@@ -16,6 +16,8 @@ from bot.insights.masking import ITALIAN_LABELS, mask
 from bot.store.console import AccountView, ConsoleStore
 from knowledge.records import Service
 from knowledge.service_text import describe_long
+from knowledge.welfare_text import TOPIC as WELFARE_TOPIC
+from knowledge.welfare_text import WelfareRule, welfare_rules
 
 TRANSCRIPT_MESSAGES = 200
 PREPARED_MAX = 6
@@ -124,6 +126,15 @@ class TicketViews:
             return []
         return found[:PREPARED_MAX]
 
+    def _rules(self, ticket: TicketView) -> list[WelfareRule]:
+        """The company-welfare rules of the knowledge base, for a ticket about company welfare."""
+        if ticket.topic != WELFARE_TOPIC:
+            return []
+        try:
+            return welfare_rules(self.handoff.knowledge())
+        except Exception:
+            return []
+
     async def act(
         self, account: AccountView, ticket: TicketView, what: str, form: Mapping[str, object]
     ) -> Done:
@@ -146,6 +157,11 @@ class TicketViews:
             return Done(outcome.ok, outcome.text)
         if not self._may_write(account, ticket):
             return Done(False, "Puoi scrivere solo nelle richieste in attesa o che segui tu.")
+        if what == "prepara" and form.get("rule"):
+            rule = next((r for r in self._rules(ticket) if r.id == form.get("rule")), None)
+            if rule is None:
+                return Done(False, "Questa regola non è tra quelle proposte per la richiesta.")
+            return Done(True, "Regola inserita nella risposta: controllala e premi Invia.", draft=rule.text)
         if what == "prepara":
             service = next((x for x in self._prepared(ticket) if x.id == form.get("service")), None)
             if service is None:
@@ -194,7 +210,8 @@ class TicketViews:
             can_reply=self._may_write(account, ticket),
             can_reveal=self._may_reveal(account, ticket),
             revealed=revealed,
-            prepared=[(x.id, x.title) for x in self._prepared(ticket)]
+            prepared=[("service", x.id, x.title) for x in self._prepared(ticket)]
+            + [("rule", r.id, r.title) for r in self._rules(ticket)]
             if self._may_write(account, ticket)
             else [],
             draft=draft or "",
