@@ -1,6 +1,8 @@
 """Personal data masked in text: phone numbers (as ``phonenumbers`` finds them, Italian by default: a
 Telegram chat id or a date is not one), e-mail addresses, codici fiscali and IBANs, and (where the labels
-ask for it: what staff see) street addresses with a house number. The log filter
+ask for it: what staff see) street addresses: with a house number, or without one when the street has a
+name written as a name ("via Roma", "piazza della Libertà") or follows "abito in", "vivo in"... ("abito in
+via roma a magenta"). The log filter
 (:mod:`bot.logs`) and the partners' console (:mod:`bot.console`) both mask with :func:`mask`, each with
 its own labels."""
 
@@ -34,6 +36,63 @@ _ADDRESS = re.compile(
     re.IGNORECASE,
 )
 
+# Without a house number: the street's name in capitals (particles between), or in lower case right after
+# words that say where she lives. Ordinary words stay: "via mail", "corso di nuoto", "strada facendo".
+_KIND = re.compile(rf"(?<![\w.]){_STREET}(?=\s)", re.IGNORECASE)
+_NEXT = re.compile(r"\s+([^\W\d][\w'’.]*)")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_PARTICLES = _words("di de del della dello dell dei degli delle d san santa sant santo s.")
+_LIVES = re.compile(
+    r"\b(?:abito|abitiamo|abita|vivo|viviamo|vive|risiedo|risiede|residente|residenti|domiciliat[oa]|"
+    r"sto|stiamo|indirizzo|domicilio|casa(?: mia)?(?: è)?)\s*(?:è\s+)?(?:in|a|al|alla|nella|:)?\s*$",
+    re.IGNORECASE,
+)
+# words that end a street's name written in lower case: prepositions, articles, verbs, times, channels
+_NOT_STREET_NAME = _words(
+    "a ad al alla alle ai in e ed con da dalle vicino presso dove che ma o per tra fra numero n civico "
+    "angolo dietro davanti accanto sono è ho non mi ci ti si la il lo le gli i un una uno mail email "
+    "telefono whatsapp sms posta ore oggi domani stasera adesso ora ogni circa entro verso dura costa"
+)
+_NAME_WORDS = 5
+# "in via di definizione / guarigione / completamento / sviluppo": an idiom, not a street
+_IN_VIA_DI = re.compile(r"\s+di\s+[a-zà-ù]+(?:zione|ione|mento|ppo)\b")
+
+
+def _unnumbered(text: str, label: str) -> str:
+    out, done = [], 0
+    for kind in _KIND.finditer(text):
+        if kind.start() < done:
+            continue
+        lives = bool(_LIVES.search(text[max(0, kind.start() - 40) : kind.start()]))
+        if kind.group().lower() == "via" and _IN_VIA_DI.match(text, kind.end()):
+            continue
+        end, named, at = None, 0, kind.end()
+        for _ in range(_NAME_WORDS):
+            word = _NEXT.match(text, at)
+            if word is None:
+                break
+            w = word.group(1)
+            head, _, tail = w.replace("’", "'").partition("'")
+            if head.lower() in _PARTICLES and tail:  # "dell'Arte": the name after the particle
+                w = tail
+            elif w.lower() in _PARTICLES:
+                at = word.end()
+                continue
+            if not (w[0].isupper() or (lives and named < 3 and w.lower() not in _NOT_STREET_NAME)):
+                break
+            named, at = named + 1, word.end()
+            end = at
+        if end is not None:
+            out.append(text[done : kind.start()] + label)
+            done = end
+    return "".join(out) + text[done:]
+
+
 LOG_LABELS = {"phone": "<phone>", "email": "<email>", "tax_code": "<tax-code>", "iban": "<iban>"}
 ITALIAN_LABELS = {
     "phone": "[telefono]",
@@ -50,6 +109,7 @@ def mask(text: str, labels: Mapping[str, str] = LOG_LABELS, region: str = "IT") 
     text = _TAX_CODE.sub(labels["tax_code"], text)
     if "address" in labels:  # staff's views only: the log filter keeps street names
         text = _ADDRESS.sub(labels["address"], text)
+        text = _unnumbered(text, labels["address"])
     if len(_DIGITS.findall(text)) < 6:  # the shortest Italian number has six digits
         return text
     found = phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)

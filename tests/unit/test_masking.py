@@ -29,5 +29,35 @@ def test_what_staff_see(text, masked):
     assert mask(text, ITALIAN_LABELS) == masked
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        # a street's name written as a name, particles between
+        ("abito in via Roma a Magenta", "abito in [indirizzo] a Magenta"),
+        ("Via Garibaldi è chiusa per lavori", "[indirizzo] è chiusa per lavori"),
+        ("siamo in piazza della Libertà, vicino al comune", "siamo in [indirizzo], vicino al comune"),
+        ("abito in via dell'Arte", "abito in [indirizzo]"),
+        ("in località Cascina Nuova", "in [indirizzo]"),
+        # in lower case, after the words that say where she lives
+        ("abito in via roma a magenta", "abito in [indirizzo] a magenta"),
+        ("vivo in via san carlo, a corbetta", "vivo in [indirizzo], a corbetta"),
+        ("il mio indirizzo è via dei mille", "il mio indirizzo è [indirizzo]"),
+        ("vivo in via verdi e lavoro in via Milano", "vivo in [indirizzo] e lavoro in [indirizzo]"),
+        # ordinary words
+        ("mandami i moduli via mail", "mandami i moduli via mail"),
+        ("posso prenotare via telefono?", "posso prenotare via telefono?"),
+        ("il corso di nuoto per bambini", "il corso di nuoto per bambini"),
+        ("ci penso strada facendo", "ci penso strada facendo"),
+        ("iscriviti con largo anticipo", "iscriviti con largo anticipo"),
+        ("sto in piazza alle 10", "sto in piazza alle 10"),
+        ("sto in via di guarigione", "sto in via di guarigione"),
+        ("il progetto è in via di definizione", "il progetto è in via di definizione"),
+        ("abito a Magenta", "abito a Magenta"),
+    ],
+)
+def test_streets_without_a_house_number(text, masked):
+    assert mask(text, ITALIAN_LABELS) == masked
+
+
 def test_the_logs_keep_street_names_and_mask_the_rest():
     assert mask("via Roma 3, tel. 333 123 4567", LOG_LABELS) == "via Roma 3, tel. <phone>"
