@@ -27,7 +27,10 @@ from collections.abc import Iterable
 
 from rasa.shared.core.trackers import DialogueStateTracker
 
-DEFAULT_SIZE = 2000  # conversations (what it costs in memory: bench/RESULTS.md, issue 13)
+# conversations. A tracker of 10 messages took 185 KB, 1.7 KB an event (bench/load/tracker_size.py); the
+# gateway starts a new conversation every 30 messages, so by that rate a full cache stays near 110 MB. It is
+# still far more than the conversations active at once here (bench/RESULTS.md, issue 13).
+DEFAULT_SIZE = 200
 
 
 class TrackerCache:

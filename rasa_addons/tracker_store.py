@@ -32,7 +32,7 @@ conversations it could not erase (Rasa was down at that moment, the gateway's da
 In front of the database, a bounded cache of the trackers used last (rasa_addons/tracker_cache.py): a turn
 of a cached conversation reads nothing from the database and writes only its new events (every save is
 written through: a restart of Rasa loses nothing). ``cache_size`` (optional key, default the environment's
-``RASA_TRACKER_CACHE``, else 2,000 conversations; 0: no cache) must be 0 when several Rasa servers share the
+``RASA_TRACKER_CACHE``, else 200 conversations; 0: no cache) must be 0 when several Rasa servers share the
 database and any of them can get any conversation (deploy/endpoints.scaleout.yml).
 """
 
