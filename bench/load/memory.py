@@ -3,9 +3,9 @@ set-up, endpoints.yml) and with Rasa's in-memory store, side by side in one run.
 
 ``--conversations`` (a list of checkpoints, default 500,2000) conversations of ``--messages`` (4) messages
 each go straight to each Rasa server's REST channel, 10 at a time; Rasa's resident memory (VmRSS) is read
-at each checkpoint. Usage::
+at each checkpoint. ``--stores sqlite`` leaves out the in-memory store (half the time). Usage::
 
-    .venv/bin/python bench/load/memory.py [--conversations 500,2000] [--messages 4]
+    .venv/bin/python bench/load/memory.py [--conversations 500,2000] [--messages 4] [--stores sqlite,memory]
 
 It prints one line per checkpoint and writes bench/out/memory.json.
 """
@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--conversations", default="500,2000")
     ap.add_argument("--messages", type=int, default=4)
+    ap.add_argument("--stores", default="sqlite,memory")
     args = ap.parse_args(argv)
     checkpoints = [int(x) for x in args.conversations.split(",")]
     logdir = OUT / "memory-logs"
@@ -73,8 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     stacks: dict[str, RasaStack] = {}
     try:
-        stacks["sqlite"] = start_rasa_stack(logdir, tracker_db=logdir / "rasa-conversations.db")
-        stacks["memory"] = start_rasa_stack(logdir / "memory")
+        stores = args.stores.split(",")
+        if "sqlite" in stores:
+            stacks["sqlite"] = start_rasa_stack(logdir, tracker_db=logdir / "rasa-conversations.db")
+        if "memory" in stores:
+            stacks["memory"] = start_rasa_stack(logdir / "memory")
         for name, stack in stacks.items():
             rows = [{"conversations": 0, "rss_mb": rss_mb(stack.rasa.pid)}]
             done, t0 = 0, time.monotonic()
