@@ -47,8 +47,8 @@ nlu/data/generated_lookups.yml: $(KB_FILES) $(VENV)/.installed
 	@$(VENV)/bin/concilia kb lookups --out $@
 
 # Retrain only when the pipeline, the domain, the training data or the knowledge base changed.
-$(MODEL_STAMP): config.yml nlu/domain.yml $(NLU_FILES) nlu/data/generated_lookups.yml nlu/negatives/train.txt rasa_addons/out_of_domain.py $(RASA_VENV)/.installed
-	@echo "==> Training the assistant (about 7 minutes on 2 cores)"
+$(MODEL_STAMP): config.yml nlu/domain.yml $(NLU_FILES) nlu/data/generated_lookups.yml nlu/negatives/train.txt $(wildcard rasa_addons/*.py) $(RASA_VENV)/.installed
+	@echo "==> Training the assistant (about a minute on 2 cores)"
 	@mkdir -p models
 	@start=$$(date +%s); \
 	  TF_CPP_MIN_LOG_LEVEL=3 PYTHONWARNINGS=ignore $(RASA) train --quiet --config config.yml --domain nlu/domain.yml \

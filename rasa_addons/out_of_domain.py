@@ -3,8 +3,8 @@
 DIET learns Concilia's intents from a few thousand hand-written examples, with a small hand-written
 ``out_of_scope`` intent. Teaching DIET "everything else" would need thousands of general sentences in its
 training data, making it slower to train and to run. This component learns that boundary on its own,
-with a linear model on TF-IDF n-grams (words 1-2, characters 2-5 inside word boundaries, on the
-normalised text: no accents, lower case), trained in seconds:
+with a linear model on TF-IDF n-grams (rasa_addons/tfidf.py: words 1-2, characters 2-5 inside word
+boundaries, on the normalised text: no accents, lower case), trained in seconds:
 
 - in domain: every NLU training example whose intent is not ``out_of_scope``;
 - out of domain: the ``out_of_scope`` examples plus the general Italian sentences in the ``negatives``
@@ -29,15 +29,12 @@ the training data only).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -45,16 +42,16 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from knowledge.text import normalise
+from rasa_addons.tfidf import DEFAULTS as FEATURE_DEFAULTS
+from rasa_addons.tfidf import Features
 
 log = logging.getLogger(__name__)
 
 OUT_OF_DOMAIN_KEY = "out_of_domain"
 _MODEL_FILE = "out_of_domain.npz"
-_VOCAB_FILE = "out_of_domain_vocabulary.json"
+_PREFIX = "out_of_domain"  # its vocabulary: out_of_domain_vocabulary.json
 
 
 def read_negatives(path: Path) -> list[str]:
@@ -63,103 +60,43 @@ def read_negatives(path: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def _vectorizers(config: dict[str, Any]) -> tuple[TfidfVectorizer, TfidfVectorizer]:
-    word = TfidfVectorizer(
-        analyzer="word",
-        ngram_range=tuple(config["word_ngrams"]),
-        token_pattern=r"(?u)\b\w+\b",
-        sublinear_tf=True,
-        dtype=np.float32,
-    )
-    char = TfidfVectorizer(
-        analyzer="char_wb",
-        ngram_range=tuple(config["char_ngrams"]),
-        min_df=config["char_min_df"],
-        sublinear_tf=True,
-        dtype=np.float32,
-    )
-    return word, char
-
-
-def _weights(vectorizer: TfidfVectorizer, coef: np.ndarray) -> dict[str, tuple[float, float]]:
-    """Each n-gram's idf and coefficient."""
-    idf = vectorizer.idf_
-    return {term: (float(idf[i]), float(coef[i])) for term, i in vectorizer.vocabulary_.items()}
-
-
 class OutOfDomainModel:
-    """The fitted vectorizers and linear model; P(out of domain) for texts."""
+    """The fitted features and linear model; P(out of domain) for texts."""
 
-    def __init__(self, word: TfidfVectorizer, char: TfidfVectorizer, coef: np.ndarray, bias: float) -> None:
-        self.word, self.char, self.coef, self.bias = word, char, coef, bias
-        n_word = len(word.vocabulary_)  # the features are [word n-grams, character n-grams]
-        # sklearn's transform costs about 1 ms a call; scoring one message by hand costs a tenth of that
-        self._parts = [
-            (word.build_analyzer(), _weights(word, coef[:n_word])),
-            (char.build_analyzer(), _weights(char, coef[n_word:])),
-        ]
+    def __init__(self, features: Features, coef: np.ndarray, bias: float) -> None:
+        self.features, self.coef, self.bias = features, coef, bias
 
     @classmethod
     def fit(cls, in_domain: list[str], out_of_domain: list[str], config: dict[str, Any]) -> OutOfDomainModel:
-        texts = [normalise(t) for t in in_domain + out_of_domain]
+        features, matrix = Features.fit(in_domain + out_of_domain, config)
         labels = np.array([0] * len(in_domain) + [1] * len(out_of_domain))
-        word, char = _vectorizers(config)
-        features = sp.hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
         clf = LogisticRegression(
             C=config["C"], class_weight="balanced", solver="liblinear", max_iter=1000, random_state=0
         )
-        clf.fit(features, labels)
-        return cls(word, char, clf.coef_[0].astype(np.float32), float(clf.intercept_[0]))
+        clf.fit(matrix, labels)
+        return cls(features, clf.coef_[0].astype(np.float32), float(clf.intercept_[0]))
 
     def probability(self, texts: list[str]) -> np.ndarray:
-        return np.array([1.0 / (1.0 + math.exp(-self._score(normalise(t)))) for t in texts])
+        return np.array([1.0 / (1.0 + math.exp(-self._score(t))) for t in texts])
 
     def probability_sklearn(self, texts: list[str]) -> np.ndarray:
         """The same, through sklearn's transform (the reference for the hand-written scoring)."""
-        norm = [normalise(t) for t in texts]
-        n_word = len(self.word.vocabulary_)
-        score = self.word.transform(norm) @ self.coef[:n_word]
-        score += self.char.transform(norm) @ self.coef[n_word:]
+        score = self.features.matrix(texts) @ self.coef
         return 1.0 / (1.0 + np.exp(-(score + self.bias)))
 
     def _score(self, text: str) -> float:
-        """bias + coef . x, x the L2-normalised sublinear TF-IDF vector of each n-gram kind, as sklearn."""
-        total = self.bias
-        for analyze, weights in self._parts:
-            counts = Counter(gram for gram in analyze(text) if gram in weights)
-            values = [((1.0 + math.log(n)) * weights[g][0], weights[g][1]) for g, n in counts.items()]
-            norm = math.sqrt(sum(v * v for v, _ in values))
-            if norm:
-                total += sum(v * c for v, c in values) / norm
-        return total
+        indices, values = self.features.vector(text)
+        return self.bias + float(values @ self.coef[indices])
 
     def save(self, folder: Path) -> None:
-        np.savez_compressed(
-            folder / _MODEL_FILE,
-            word_idf=self.word.idf_,
-            char_idf=self.char.idf_,
-            coef=self.coef,
-            bias=np.array([self.bias]),
-        )
-        vocab = {
-            "word": sorted(self.word.vocabulary_, key=self.word.vocabulary_.get),
-            "char": sorted(self.char.vocabulary_, key=self.char.vocabulary_.get),
-        }
-        (folder / _VOCAB_FILE).write_text(json.dumps(vocab, ensure_ascii=False), "utf-8")
+        idf = self.features.save(folder, _PREFIX)
+        np.savez_compressed(folder / _MODEL_FILE, coef=self.coef, bias=np.array([self.bias]), **idf)
 
     @classmethod
     def load(cls, folder: Path, config: dict[str, Any]) -> OutOfDomainModel:
         arrays = np.load(folder / _MODEL_FILE, allow_pickle=False)
-        vocab = json.loads((folder / _VOCAB_FILE).read_text("utf-8"))
-        word, char = _vectorizers(config)
-        for vectorizer, terms, idf in (
-            (word, vocab["word"], arrays["word_idf"]),
-            (char, vocab["char"], arrays["char_idf"]),
-        ):
-            vectorizer.vocabulary = {term: i for i, term in enumerate(terms)}
-            vectorizer._validate_vocabulary()
-            vectorizer.idf_ = idf
-        return cls(word, char, arrays["coef"], float(arrays["bias"][0]))
+        features = Features.load(folder, _PREFIX, arrays, config)
+        return cls(features, arrays["coef"], float(arrays["bias"][0]))
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -180,9 +117,7 @@ class OutOfDomainClassifier(GraphComponent):
             # words even when they are about Concilia, so P rises with length: only a high one flips.
             "long_words": 10_000,
             "long_threshold": 0.9,
-            "word_ngrams": [1, 2],
-            "char_ngrams": [2, 5],
-            "char_min_df": 2,
+            **FEATURE_DEFAULTS,
             "C": 4.0,
         }
 
