@@ -1,8 +1,8 @@
 """A separate out-of-domain classifier for Rasa 3.6: is this message about Concilia at all?
 
-DIET learns Concilia's intents from a few thousand hand-written examples, with a small hand-written
-``out_of_scope`` intent. Teaching DIET "everything else" would need thousands of general sentences in its
-training data, making it slower to train and to run. This component learns that boundary on its own,
+The intent classifier learns Concilia's intents from a few thousand examples, with a small hand-written
+``out_of_scope`` intent. Teaching it "everything else" would need thousands of general sentences among
+its intents, drowning the small ones. This component learns that boundary on its own,
 with a linear model on TF-IDF n-grams (rasa_addons/tfidf.py: words 1-2, characters 2-5 inside word
 boundaries, on the normalised text: no accents, lower case), trained in seconds:
 
@@ -10,13 +10,14 @@ boundaries, on the normalised text: no accents, lower case), trained in seconds:
 - out of domain: the ``out_of_scope`` examples plus the general Italian sentences in the ``negatives``
   file (``nlu/negatives/train.txt``, one sentence per line, ``#`` lines are comments).
 
-At inference it runs after DIET and before the FallbackClassifier. For a typed message (not a button
-payload, which starts with "/") it adds ``out_of_domain``: P(out of domain) to the parse data, and when
-P >= ``threshold`` it makes ``out_of_scope`` the intent, with confidence P, first in ``intent_ranking``
-and DIET's ranking after it (same order, confidences times 1 - P). Messages of at most ``short_words``
-words ("luogo?", "non ora", "grz") carry little evidence and are mostly replies and follow-ups: they
-need ``short_threshold``. Messages of more than ``long_words`` words (a story, then the question) need
-``long_threshold``: most of their words are general ones even when they are about Concilia.
+At inference it runs after the intent classifier and before the FallbackClassifier. For a typed message
+(not a button payload, which starts with "/") it adds ``out_of_domain``: P(out of domain) to the parse
+data, and when P >= ``threshold`` it makes ``out_of_scope`` the intent, with confidence P, first in
+``intent_ranking`` and the intent classifier's ranking after it (same order, confidences times 1 - P).
+Messages of at most ``short_words`` words ("luogo?", "non ora", "grz") carry little evidence and are
+mostly replies and follow-ups: they need ``short_threshold``. Messages of more than ``long_words`` words
+(a story, then the question) need ``long_threshold``: most of their words are general ones even when they
+are about Concilia.
 
 Rasa's training cache only knows the pipeline's config and the training data, so the component adds
 the negatives file's SHA-256 to its fingerprint (``fingerprint_addon``): editing the file retrains it.
@@ -101,7 +102,7 @@ class OutOfDomainModel:
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class OutOfDomainClassifier(GraphComponent):
-    """Turns messages that are not about Concilia into ``out_of_scope``, after DIET."""
+    """Turns messages that are not about Concilia into ``out_of_scope``, after the intent classifier."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -210,7 +211,7 @@ class OutOfDomainClassifier(GraphComponent):
             message.set(OUT_OF_DOMAIN_KEY, p, add_to_output=True)
             if p >= self._threshold(message.get(TEXT)):
                 intent = {"name": oos, "confidence": p}
-                # DIET's ranking follows, in its order, scaled by 1 - P: the ranking stays sorted, so the
+                # the intent ranking follows, in its order, scaled by 1 - P: the ranking stays sorted, so the
                 # FallbackClassifier's ambiguity check does not turn the answer into nlu_fallback.
                 rest = [
                     {**r, "confidence": r.get("confidence", 0.0) * (1.0 - p)}

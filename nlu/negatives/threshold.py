@@ -4,11 +4,11 @@
 
 For each of three seeds: one fifth of nlu/data's in-domain examples (per intent), of its out_of_scope
 examples and of nlu/negatives/train.txt is held out, the classifier (rasa_addons/out_of_domain.py, same
-features and model, DIET not involved) is trained on the rest, and the held-out part is scored. Prints,
-and writes, for each threshold and separately for short messages (at most `short_words` words) and the
-others: the share of in-domain examples wrongly rejected and of negatives rejected, averaged over the
-seeds; then the result of the configured pair (short_threshold, threshold). Never reads tests/.
-"""
+features and model, the intent classifier not involved) is trained on the rest, and the held-out part is
+scored. Prints, and writes, for each threshold and separately for short messages (at most `short_words`
+words) and the others: the share of in-domain examples wrongly rejected and of negatives rejected,
+averaged over the seeds; then the result of the configured pair (short_threshold, threshold). Never reads
+tests/. """
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def main() -> int:
         "",
         f"Trained on four fifths of: {sum(len(v) for v in by_intent.values())} in-domain examples, "
         f"{len(oos)} out_of_scope examples, {len(negatives)} negatives; the other fifth is scored.",
-        "The classifier alone: DIET's own rejections (FallbackClassifier) come on top.",
+        "The classifier alone: the intent classifier's own rejections (FallbackClassifier) come on top.",
         "Command: `.venv-rasa/bin/python nlu/negatives/threshold.py --out nlu/negatives/threshold.md`",
         "",
         "| threshold | "
