@@ -116,7 +116,17 @@ class QueueRow:
     waiting: str
 
 
-def queue_page(viewer: Viewer, rows: Sequence[QueueRow], info: str | None = None) -> str:
+@dataclass(frozen=True)
+class Live:
+    """Where the queue's script asks for the queue's version, and the version the page was drawn at."""
+
+    url: str
+    version: str
+
+
+def queue_page(
+    viewer: Viewer, rows: Sequence[QueueRow], info: str | None = None, *, live: Live | None = None
+) -> str:
     if not rows:
         table = "<p>Nessuna richiesta aperta in questo momento.</p>"
     else:
@@ -136,9 +146,15 @@ def queue_page(viewer: Viewer, rows: Sequence[QueueRow], info: str | None = None
     body = (
         message(info)
         + f'<p id="count" role="status" aria-live="polite">{count}</p>'
-        + '<p class="muted">La tabella si aggiorna da sola ogni 15 secondi. '
+        + '<p class="muted"><span id="live">Per vedere le richieste nuove ricarica la pagina.</span> '
         '<button type="button" id="pause" class="secondary" aria-pressed="false" hidden>'
-        "Sospendi l'aggiornamento</button></p>" + f'<div id="queue">{table}</div>'
+        "Sospendi l'aggiornamento</button></p>"
+        + (
+            f'<div id="queue" data-poll="{_e(live.url)}" data-version="{_e(live.version)}">'
+            if live
+            else '<div id="queue">'
+        )
+        + f"{table}</div>"
     )
     return layout("Coda delle richieste", body, viewer, script="/console/static/queue.js")
 

@@ -14,6 +14,7 @@ from bot.handoff.office_hours import ROME
 from bot.handoff.service import HandoffService
 from bot.insights.masking import ITALIAN_LABELS, mask
 from bot.store.console import AccountView, ConsoleStore
+from bot.store.ticket_rows import queue_version
 from knowledge.records import Service
 from knowledge.service_text import describe_long
 from knowledge.welfare_text import TOPIC as WELFARE_TOPIC
@@ -70,6 +71,11 @@ class TicketViews:
 
     async def ticket(self, ticket_id: int) -> TicketView | None:
         return await self.handoff.ticket(ticket_id)
+
+    async def queue_version(self, account: AccountView) -> str:
+        """Changes when the account's queue (its partner's, all for the alliance) changes."""
+        partner = None if account.role == "alliance" else account.partner_id
+        return await self.handoff.store.db.read(lambda s: queue_version(s, partner))
 
     async def queue(self, account: AccountView) -> list[QueueRow]:
         tickets = self.handoff.tickets

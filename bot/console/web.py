@@ -1,6 +1,9 @@
 """The partners' console on the gateway's web server: ``/console/login``, the one-time invite page
 ``/console/invito?t=...``, the queue ``/console/`` and a ticket's page ``/console/ticket/{n}`` with its
 forms (claim, release, close, hand back, reply, note, reveal). Pages come from :mod:`bot.console.pages`.
+The queue's script polls ``/console/coda/versione?ente=...`` every few seconds (a short JSON: the queue's
+version, :func:`~bot.store.ticket_rows.queue_version`) and fetches the page again only when it changed:
+the database is the only thing shared, so it works the same with several gateways.
 
 * The session is a cookie (``concilia_console``: HttpOnly, SameSite=Strict, Secure over HTTPS, as the web
   chat's), checked against the database on every request; signing out or ``concilia console revoke``
@@ -22,6 +25,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -52,6 +56,10 @@ FORM_EXPIRED = "Il modulo non è valido o è scaduto. Ricarica la pagina e ripro
 FORBIDDEN = "Questa richiesta non è del tuo ente: non puoi vederla."
 
 
+def _json(data: dict[str, str], status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, headers=HEADERS)
+
+
 def _html(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/html", charset="utf-8", headers=HEADERS)
 
@@ -75,6 +83,7 @@ class ConsoleWeb:
         app.router.add_get("/console", self.to_queue)
         app.router.add_get("/console/", self.queue)
         app.router.add_get("/console/static/{name:console\\.css|queue\\.js}", self.static)
+        app.router.add_get("/console/coda/versione", self.queue_version)
         app.router.add_get("/console/login", self.login_form)
         app.router.add_post("/console/login", self.login)
         app.router.add_post("/console/logout", self.logout)
@@ -214,8 +223,32 @@ class ConsoleWeb:
         if found is None:
             raise web.HTTPSeeOther("/console/login")
         account, token = found
+        version = await self.views.queue_version(account)  # before the rows: at worst one reload too many
         rows = await self.views.queue(account)
-        return _html(pages.queue_page(self._viewer(account, token), rows))
+        live = pages.Live(f"/console/coda/versione?ente={quote(account.partner_id)}", version)
+        return _html(pages.queue_page(self._viewer(account, token), rows, live=live))
+
+    async def queue_version(self, request: web.Request) -> web.Response:
+        """The queue's version, for its script. Like the page: signed in only, the account's own partner
+        only (``ente``, from the page: another partner's is refused with 403 and logged). A granted poll
+        is not logged (one every few seconds per open page; the page itself is not either)."""
+        found = await self._signed_in(request)
+        if found is None:
+            return _json({"error": "signed out"}, 401)
+        account, _ = found
+        asked = request.query.get("ente", account.partner_id)
+        if asked != account.partner_id:
+            log.warning("console: account %d refused the queue of another partner", account.id)
+            await self.audit(
+                "queue_version",
+                "refused",
+                self.clock(),
+                account=account,
+                address=self._address(request),
+                detail=f"another partner: {asked[:64]}",
+            )
+            return _json({"error": "forbidden"}, 403)
+        return _json({"version": await self.views.queue_version(account)})
 
     async def ticket(self, request: web.Request) -> web.Response:
         return await self._ticket(request, None)

@@ -1,13 +1,15 @@
-"""Reading tickets: the one query a ticket's view is built from (with the person and the operator)."""
+"""Reading tickets: the one query a ticket's view is built from (with the person and the operator), and the
+version of a partner's queue that the console's page polls."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from bot.handoff.model import TicketState, TicketView
+from bot.handoff.model import OPEN_STATES, TicketState, TicketView
 from bot.store.models import Operator, Ticket, User
 
 
@@ -55,3 +57,20 @@ def get_ticket(session: Session, ticket_id: int) -> TicketView | None:
 def tickets_where(session: Session, *where: Any, order: Any = None) -> list[TicketView]:
     rows = session.execute(select_tickets().where(*where).order_by(order or Ticket.id)).all()
     return [ticket_view(r) for r in rows]
+
+
+def queue_version(session: Session, partner_id: str | None) -> str:
+    """A short text that changes whenever the open tickets of the partner (all partners for ``None``)
+    change in what the console's queue shows: a ticket opened, claimed, released, closed or announced
+    again. One indexed query on ``tickets`` only (no join), so a page may ask every few seconds; the same
+    database gives every gateway the same answer."""
+    query = select(Ticket.id, Ticket.state, Ticket.assigned_to, Ticket.announced_at).where(
+        Ticket.state.in_(OPEN_STATES)
+    )
+    if partner_id is not None:
+        query = query.where(Ticket.partner_id == partner_id)
+    rows = session.execute(query.order_by(Ticket.id)).all()
+    digest = hashlib.sha256()
+    for ticket_id, state, assigned_to, announced_at in rows:
+        digest.update(f"{ticket_id}|{state}|{assigned_to}|{announced_at.isoformat()}\n".encode())
+    return f"{len(rows)}-{digest.hexdigest()[:16]}"

@@ -39,7 +39,7 @@ async def test_an_operator_claims_a_web_chat_ticket_and_the_person_sees_her_repl
     person = await ask_for_a_person(browser, site.url)
     chat = person.get_by_role("log")
 
-    # no reload: the queue's script brings the new ticket in (it asks every 15 seconds)
+    # no reload: the queue's script brings the new ticket in (it asks for the version every 2.5 s)
     await expect(lucia.get_by_role("status")).to_have_text("Una richiesta aperta.", timeout=20_000)
     await lucia.get_by_role("link", name="n. 1").click()
     await expect(lucia.get_by_role("heading", level=1)).to_contain_text("Richiesta n. 1")
