@@ -10,8 +10,9 @@ when the gateway's answer ("ti metto in contatto...") arrives, i.e. when the tic
 and stops when the page's count of open requests (``#count``, changed by bot/console/static/queue.js)
 changes, seen by a MutationObserver in the page (the browser's clock and this script's are the same
 machine's). Before each request a random pause of 0-15 s, so the requests fall anywhere in the page's
-polling round. Prints the median and the max, and how long one poll of the queue takes (the page's own
-fetches, from the browser's resource timings). Writes bench/out/console_inbox.json.
+polling round. Prints the median and the max, and how long the page's fetches take (from the browser's
+resource timings): its polls of the queue's version (``/console/coda/versione``) and its fetches of the
+page itself when the version changed. Writes bench/out/console_inbox.json.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ WATCH = """() => {
     .observe(count, {childList: true, characterData: true, subtree: true});
 }"""
 POLLS = """() => performance.getEntriesByType("resource")
-  .filter(e => e.initiatorType === "fetch").map(e => e.duration)"""
+  .filter(e => e.initiatorType === "fetch")
+  .map(e => [e.name.includes("/versione") ? "version" : "page", e.duration])"""
 
 
 async def run(reps: int, seed: int) -> dict[str, object]:
@@ -74,9 +76,11 @@ async def run(reps: int, seed: int) -> dict[str, object]:
                 shown_at, text = await page.evaluate(f"() => window.__seen[{seen}]")
                 latencies.append((shown_at - accepted) / 1000)
                 print(f"ticket {n + 1}: shown after {latencies[-1]:.2f} s ({text})", flush=True)
-            polls = await page.evaluate(POLLS)
+            fetches = await page.evaluate(POLLS)
             await browser.close()
         await site.close()
+    polls = [d for kind, d in fetches if kind == "version"]
+    pages = [d for kind, d in fetches if kind == "page"]
     return {
         "reps": reps,
         "median_s": statistics.median(latencies),
@@ -86,6 +90,9 @@ async def run(reps: int, seed: int) -> dict[str, object]:
         "poll_ms_median": statistics.median(polls) if polls else None,
         "poll_ms_max": max(polls) if polls else None,
         "polls": len(polls),
+        "page_ms_median": statistics.median(pages) if pages else None,
+        "page_ms_max": max(pages) if pages else None,
+        "pages": len(pages),
     }
 
 
@@ -99,12 +106,17 @@ def main() -> int:
     (OUT / "console_inbox.json").write_text(json.dumps(result, indent=2))
     print(
         f"\n{result['reps']} tickets: median {result['median_s']:.2f} s, max {result['max_s']:.2f} s, "
-        f"min {result['min_s']:.2f} s (the queue polls every 15 s: bot/console/static/queue.js)"
+        f"min {result['min_s']:.2f} s (the page asks for the queue's version every 2.5 s: queue.js)"
     )
     if result["polls"]:
         print(
-            f"one poll of /console/ (the page's fetch): median {result['poll_ms_median']:.0f} ms, "
+            f"one poll of /console/coda/versione: median {result['poll_ms_median']:.0f} ms, "
             f"max {result['poll_ms_max']:.0f} ms, {result['polls']} polls"
+        )
+    if result["pages"]:
+        print(
+            f"one fetch of /console/ (version changed): median {result['page_ms_median']:.0f} ms, "
+            f"max {result['page_ms_max']:.0f} ms, {result['pages']} fetches"
         )
     return 0
 
