@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from aiohttp import web
@@ -176,3 +177,19 @@ async def test_demand_not_met_by_age_and_period_from_what_people_wrote(h):
     html = await (await manager.get("/console/cruscotto")).text()
     assert "Domanda non soddisfatta per età e periodo" in html
     assert "<td>11-14 anni</td><td>agosto</td><td>6</td>" in html
+
+
+def test_a_long_chart_label_is_wrapped_and_cut_past_two_lines_with_its_whole_text_kept():
+    from bot.console.charts import LINE_CHARS, bar_chart
+
+    two = "2026-W49 · Scuole chiuse e centri estivi · Magentino"
+    three = "2026-W49 · Servizi salvatempo e orari della città · Magentino · Abbiategrasso · Corbetta"
+    svg = bar_chart("c", "Domande", [(two, 58), (three, 12), ("2026-W49 · non capito", 7)])
+    labels = re.findall(r'<text text-anchor="end" aria-hidden="true">(.*?)</text>', svg)
+    lines = [re.findall(r"<tspan [^>]*>([^<]*)</tspan>", x) for x in labels]
+    assert lines[0] == ["2026-W49 · Scuole chiuse e centri", "estivi · Magentino"]
+    assert lines[1][1].endswith("…") and lines[2] == ["2026-W49 · non capito"]
+    assert all(len(line) <= LINE_CHARS for label in lines for line in label)
+    assert "<title>" not in labels[0] and f"<title>{three}</title>" in labels[1]  # the cut one's tooltip
+    spoken = re.search(r'<title id="c-t">(.*?)</title>', svg).group(1)
+    assert f"{two}: 58 persone" in spoken and f"{three}: 12 persone" in spoken
