@@ -4,7 +4,9 @@ invited by the command that sets her password and signs in; the axe-core check o
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from bot.conversation.router import ConversationRouter
 from bot.core.messages import normalise_meta
 from bot.core.ratelimit import RateLimiter
 from bot.handoff.service import HandoffService
-from bot.store import NewMessage, new_sender_id
+from bot.store import NewMessage, Store, new_sender_id
 from bot.store.console import ConsoleStore
 from bot.store.insights import InsightsStore
 from bot.store.review import ReviewStore
@@ -64,6 +66,27 @@ class Site:
             )
 
 
+@contextlib.asynccontextmanager
+async def console_site(
+    store: Store, handoff: HandoffService, router: ConversationRouter
+) -> AsyncIterator[Site]:
+    """The gateway's web server on a free port, the chat and the console mounted, on ``handoff``'s tickets."""
+    console = ConsoleStore(store)
+    seconds = [0.0]
+    accounts = ConsoleAccounts(console, clock=handoff.clock, failure_clock=lambda: seconds[0])
+    web = ConsoleWeb(accounts, TicketViews(handoff, console), clock=handoff.clock)
+    dashboard = DashboardWeb(web, handoff, InsightsStore(store))
+    queue = ReviewWeb(dashboard, ReviewStore(store))
+    dashboard.waiting = queue.waiting
+    mounts = [web.mount, dashboard.mount, queue.mount]
+    channel = WebChannel(router, updates=store.pushed_since, mounts=mounts)
+    url = await channel.start("127.0.0.1", 0)
+    try:
+        yield Site(url, accounts, handoff, seconds)
+    finally:
+        await channel.stop()
+
+
 @pytest.fixture(name="site")
 async def site_fixture(tmp_path):
     async with FakeRasa(script=rasa_script) as rasa:
@@ -71,18 +94,8 @@ async def site_fixture(tmp_path):
         client = RasaClient(rasa.url, rasa.token, timeout=2.0)
         handoff = HandoffService(store, lambda: KB)
         router = ConversationRouter(store, client, limiter=RateLimiter(1000), handoff=handoff)
-        console = ConsoleStore(store)
-        seconds = [0.0]
-        accounts = ConsoleAccounts(console, clock=handoff.clock, failure_clock=lambda: seconds[0])
-        web = ConsoleWeb(accounts, TicketViews(handoff, console), clock=handoff.clock)
-        dashboard = DashboardWeb(web, handoff, InsightsStore(store))
-        queue = ReviewWeb(dashboard, ReviewStore(store))
-        dashboard.waiting = queue.waiting
-        mounts = [web.mount, dashboard.mount, queue.mount]
-        channel = WebChannel(router, updates=store.pushed_since, mounts=mounts)
-        url = await channel.start("127.0.0.1", 0)
-        yield Site(url, accounts, handoff, seconds)
-        await channel.stop()
+        async with console_site(store, handoff, router) as site:
+            yield site
         await client.aclose()
         store.close()
 

@@ -70,6 +70,18 @@ def topic_texts(env, thread: int) -> list[str]:
     return [m.get("text", "") for m in env.fake.api.messages(GROUP) if m.get("message_thread_id") == thread]
 
 
+async def claim_shows_in_topic(env, number: int, thread: int, name: str) -> None:
+    """The topic gets the notice that ``name`` took the ticket, and its card says who has it."""
+    await eventually(
+        lambda: any(txt.claimed_notice(name) in t for t in topic_texts(env, thread)),
+        what="the claim in the topic",
+    )
+    await eventually(
+        lambda: any(t.startswith(f"Richiesta n. {number}") and name in t for t in topic_texts(env, thread)),
+        what="the card saying who has it",
+    )
+
+
 async def test_a_claim_and_a_reply_on_the_web_show_in_the_topic_and_reach_the_person_once(both):
     env = both
     number, thread = await open_ticket(env)
@@ -79,16 +91,7 @@ async def test_a_claim_and_a_reply_on_the_web_show_in_the_topic_and_reach_the_pe
     await env.web.post(f"/console/ticket/{number}/azione", data={"action": "claim", "csrf": csrf(html)})
     joined = await sent_to(env, GIULIA, count=3)
     assert joined[-1]["params"]["text"] == txt.joined("Lucia", PARTNER)
-    await eventually(
-        lambda: any(txt.claimed_notice("Lucia") in t for t in topic_texts(env, thread)),
-        what="the claim in the topic",
-    )
-    await eventually(
-        lambda: any(
-            t.startswith(f"Richiesta n. {number}") and "Lucia" in t for t in topic_texts(env, thread)
-        ),
-        what="the card saying who has it",
-    )
+    await claim_shows_in_topic(env, number, thread, "Lucia")
 
     reply = "Ciao Giulia, sono Lucia: a Corbetta il centro estivo apre il 15 giugno."
     sent = await env.web.post(f"/console/ticket/{number}/risposta", data={"text": reply, "csrf": csrf(html)})
