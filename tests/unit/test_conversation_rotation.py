@@ -173,3 +173,33 @@ async def test_the_policy_defaults_match_rasas_domain():
     assert Settings.model_fields["rasa_session_expiration_minutes"].default == minutes
     assert ConversationPolicy().session_expiration == timedelta(minutes=minutes)
     assert Settings.model_fields["rasa_conversation_turns"].default == ConversationPolicy().max_turns
+
+
+async def test_the_age_counts_the_inbound_messages_of_the_current_conversation_only(store):
+    from bot.store.conversations import conversation_age
+    from bot.store.records import NewMessage
+
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+    async def inbound(minutes: int):
+        at = t0 + timedelta(minutes=minutes)
+        ref = await store.save([NewMessage("telegram", "55", "in", "first-id", "ciao", created_at=at)])
+        await store.save([NewMessage("telegram", "55", "out", "first-id", "risposta", created_at=at)])
+        return ref
+
+    await inbound(0)
+    await inbound(1)
+    ref = await inbound(2)
+    with store._sessions() as session:
+        age = conversation_age(session, ref.id, ref.message_id)
+    assert (age.turns, age.last_at, age.at) == (2, t0 + timedelta(minutes=1), t0 + timedelta(minutes=2))
+
+    switched = t0 + timedelta(minutes=2, seconds=30)
+    assert await store.record_sender_id(ref.id, "second-id", switched)
+    assert await store.switch_sender_id(ref.id, "first-id", "second-id") == "second-id"
+    ref = await inbound(3)
+    with store._sessions() as session:
+        age = conversation_age(session, ref.id, ref.message_id)
+        assert (age.turns, age.last_at, age.at) == (0, None, t0 + timedelta(minutes=3))
+        assert conversation_age(session, ref.id, ref.message_id + 100) is None
+        assert conversation_age(session, ref.id + 100, ref.message_id) is None
