@@ -25,16 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.linear_model import LogisticRegression
 
+from rasa_addons.stored import StoredModelComponent
 from rasa_addons.tfidf import DEFAULTS as FEATURE_DEFAULTS
 from rasa_addons.tfidf import Features
 
@@ -43,6 +42,13 @@ log = logging.getLogger(__name__)
 _PREFIX = "linear_intents"
 _MODEL_FILE = "linear_intents.npz"
 _CLASSES_FILE = "linear_intents_classes.json"
+
+
+def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities from scores (one row a text), sharpened by a temperature below 1."""
+    scaled = scores / temperature
+    p = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
+    return p / p.sum(axis=-1, keepdims=True)
 
 
 class LinearIntentModel:
@@ -67,15 +73,15 @@ class LinearIntentModel:
 
     def probabilities(self, text: str) -> np.ndarray:
         indices, values = self.features.vector(text)
-        scores = (self.bias + values @ self.coef_t[indices]) / self.temperature
-        scores = np.exp(scores - scores.max())
-        return scores / scores.sum()
+        return softmax(self.bias + values @ self.coef_t[indices], self.temperature)
+
+    def scores(self, texts: list[str]) -> np.ndarray:
+        """Each text's score for each intent, before the temperature, through sklearn's transform."""
+        return self.features.matrix(texts) @ self.coef_t + self.bias
 
     def probabilities_sklearn(self, texts: list[str]) -> np.ndarray:
-        """The same through sklearn's transform (the reference for the hand-built features)."""
-        scores = (self.features.matrix(texts) @ self.coef_t + self.bias) / self.temperature
-        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return scores / scores.sum(axis=1, keepdims=True)
+        """The same as ``probabilities`` through sklearn (the reference for the hand-built features)."""
+        return softmax(self.scores(texts), self.temperature)
 
     def save(self, folder: Path) -> None:
         idf = self.features.save(folder, _PREFIX)
@@ -91,8 +97,10 @@ class LinearIntentModel:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
-class LinearIntentClassifier(IntentClassifier, GraphComponent):
+class LinearIntentClassifier(IntentClassifier, StoredModelComponent):
     """Sets each typed message's intent and intent ranking from the linear model."""
+
+    model_class = LinearIntentModel
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -100,57 +108,15 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         # under-confident on examples it did not see (config.yml says how it was chosen)
         return {**FEATURE_DEFAULTS, "C": 10.0, "temperature": 1.0, "max_iter": 3000, "ranking_length": 10}
 
-    def __init__(
-        self,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        model: LinearIntentModel | None = None,
-    ) -> None:
-        self.config = {**self.get_default_config(), **config}
-        self._model_storage = model_storage
-        self._resource = resource
-        self.model = model
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> LinearIntentClassifier:
-        return cls(config, model_storage, resource)
-
     def train(self, training_data: TrainingData) -> Resource:
         examples = [e for e in training_data.intent_examples if e.get(TEXT) and e.get(INTENT)]
         if len({e.get(INTENT) for e in examples}) < 2:
             log.warning("linear intent classifier: fewer than two intents, not trained")
             return self._resource
         texts = [e.get(TEXT) for e in examples]
-        self.model = LinearIntentModel.fit(texts, [e.get(INTENT) for e in examples], self.config)
-        log.debug("linear intent classifier: %d examples, %d intents", len(texts), len(self.model.classes))
-        with self._model_storage.write_to(self._resource) as folder:
-            self.model.save(folder)
-        return self._resource
-
-    @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> LinearIntentClassifier:
-        merged = {**cls.get_default_config(), **config}
-        try:
-            with model_storage.read_from(resource) as folder:
-                model = LinearIntentModel.load(folder, merged)
-        except (ValueError, FileNotFoundError):
-            log.warning("linear intent classifier: no trained model in %s", resource.name)
-            model = None
-        return cls(config, model_storage, resource, model)
+        model = LinearIntentModel.fit(texts, [e.get(INTENT) for e in examples], self.config)
+        log.debug("linear intent classifier: %d examples, %d intents", len(texts), len(model.classes))
+        return self._store(model)
 
     def process(self, messages: list[Message]) -> list[Message]:
         if self.model is None:

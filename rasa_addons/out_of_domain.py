@@ -36,15 +36,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.linear_model import LogisticRegression
 
+from rasa_addons.stored import StoredModelComponent
 from rasa_addons.tfidf import DEFAULTS as FEATURE_DEFAULTS
 from rasa_addons.tfidf import Features
 
@@ -101,8 +100,10 @@ class OutOfDomainModel:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
-class OutOfDomainClassifier(GraphComponent):
+class OutOfDomainClassifier(StoredModelComponent):
     """Turns messages that are not about Concilia into ``out_of_scope``, after the intent classifier."""
+
+    model_class = OutOfDomainModel
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -121,28 +122,6 @@ class OutOfDomainClassifier(GraphComponent):
             **FEATURE_DEFAULTS,
             "C": 4.0,
         }
-
-    def __init__(
-        self,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        model: OutOfDomainModel | None = None,
-    ) -> None:
-        self.config = {**self.get_default_config(), **config}
-        self._model_storage = model_storage
-        self._resource = resource
-        self.model = model
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> OutOfDomainClassifier:
-        return cls(config, model_storage, resource)
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
@@ -163,31 +142,9 @@ class OutOfDomainClassifier(GraphComponent):
             if text:
                 (out_of_domain if example.get(INTENT) == oos else in_domain).append(text)
         if in_domain and out_of_domain:
-            self.model = OutOfDomainModel.fit(in_domain, out_of_domain, self.config)
             log.debug("out-of-domain classifier: %d in domain, %d out", len(in_domain), len(out_of_domain))
-            with self._model_storage.write_to(self._resource) as folder:
-                self.model.save(folder)
+            return self._store(OutOfDomainModel.fit(in_domain, out_of_domain, self.config))
         return self._resource
-
-    @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> OutOfDomainClassifier:
-        merged = {**cls.get_default_config(), **config}
-        try:
-            with model_storage.read_from(resource) as folder:
-                model = OutOfDomainModel.load(folder, merged)
-        except (ValueError, FileNotFoundError):
-            log.warning(
-                "out-of-domain classifier: no trained model in %s, messages pass unchanged", resource.name
-            )
-            model = None
-        return cls(config, model_storage, resource, model)
 
     def _threshold(self, text: str) -> float:
         words = len(text.split())

@@ -25,12 +25,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
 from actions.context import INTENT_TOPICS  # noqa: E402
-from rasa_addons.linear_intents import LinearIntentClassifier  # noqa: E402
-from rasa_addons.tfidf import Features  # noqa: E402
+from rasa_addons.linear_intents import LinearIntentClassifier, LinearIntentModel, softmax  # noqa: E402
 
 TEMPERATURES = (0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 CONFIDENTS = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -44,22 +42,14 @@ def linear_config() -> dict:
 
 def left_out_scores(texts: np.ndarray, intents: np.ndarray, folds: int) -> tuple[np.ndarray, list[str]]:
     """Each example's intent scores from a model that did not see it; and the intents' order."""
-    config = linear_config()
+    config = {**linear_config(), "temperature": 1.0}
     classes = sorted(set(intents))
     scores = np.zeros((len(texts), len(classes)))
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(texts, intents):
-        features, matrix = Features.fit(list(texts[train]), config)
-        clf = LogisticRegression(C=config["C"], class_weight="balanced", max_iter=config["max_iter"])
-        clf.fit(matrix, intents[train])
-        assert list(clf.classes_) == classes
-        scores[test] = features.matrix(list(texts[test])) @ clf.coef_.T + clf.intercept_
+        model = LinearIntentModel.fit(list(texts[train]), list(intents[train]), config)
+        assert model.classes == classes
+        scores[test] = model.scores(list(texts[test]))
     return scores, classes
-
-
-def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
-    s = scores / temperature
-    p = np.exp(s - s.max(axis=1, keepdims=True))
-    return p / p.sum(axis=1, keepdims=True)
 
 
 def main() -> None:

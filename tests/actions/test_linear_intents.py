@@ -16,28 +16,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from rasa_addons.linear_intents import LinearIntentClassifier
+from tests.actions.test_out_of_domain import IN_DOMAIN
 
-EXAMPLES = {
-    "ask_summer_camp": [
-        "ci sono centri estivi a Magenta per luglio?",
-        "cerco un centro estivo per mio figlio di 8 anni",
-        "quanto costa il centro estivo comunale?",
-        "centri estivi ad agosto a Legnano",
-        "il campo estivo di giugno ha ancora posti?",
-    ],
-    "ask_nursery": [
-        "c'è un asilo nido aperto la sera?",
-        "nido serale per la bimba di due anni",
-        "lavoro su turni, mi serve il nido fino alle 21",
-        "iscrizioni al nido serale di Abbiategrasso",
-    ],
-    "ask_caregiver": [
-        "assisto mia madre anziana, che aiuti ci sono per i caregiver?",
-        "sportello caregiver familiari vicino a me",
-        "mio padre non è autosufficiente e io lavoro, a chi chiedo?",
-    ],
-    "greet": ["ciao", "buongiorno", "salve a tutti"],
-}
+EXAMPLES = {**IN_DOMAIN, "greet": ["ciao", "buongiorno", "salve a tutti"]}
 
 
 def _training_data() -> TrainingData:
