@@ -127,9 +127,10 @@ class KnowledgeBase:
         covering.sort(key=lambda p: p.default)  # stable: file order among equals
         return covering[0] if covering else None
 
-    def find_referral(self, text: str, exclusive_only: bool = False) -> Referral | None:
-        """The referral whose keyword phrase (longest first) the normalised ``text`` contains, or None."""
-        return find_referral(self.referrals, text, exclusive_only)
+    def find_referral(self, text: str, exclusive_only: bool = False, loose: bool = False) -> Referral | None:
+        """The referral whose keyword phrase (longest first) the normalised ``text`` contains, or None;
+        ``loose`` also accepts the phrase's words in another form or order (knowledge.referrals)."""
+        return find_referral(self.referrals, text, exclusive_only, loose)
 
     def closures_for(self, rite: str | None = None, kind: str | None = None) -> list[Closure]:
         """Closures for a town's rite (``all`` closures always apply) and/or of one kind, by start date."""

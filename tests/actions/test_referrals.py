@@ -48,6 +48,20 @@ def test_ask_referral_names_the_office_and_how(conv, text: str, rid: str) -> Non
     assert_referral(conv.say(text, "ask_referral"), rid)
 
 
+def test_ask_referral_finds_the_office_in_another_wording(conv) -> None:
+    # no keyword of referrals.yml as written: "pulman" misspelt, "scuola media" with words between
+    assert_referral(conv.say("ma il pulman x Magenta la domenica passa?", "ask_referral"), "public_transport")
+    text = "vorrei iscrivere mio figlio alla scuola media, a chi mi rivolgo?"
+    assert_referral(conv.say(text, "ask_referral"), "school_enrolment")
+
+
+@pytest.mark.parametrize("intent", ["out_of_scope", "nlu_fallback"])
+def test_out_of_scope_refers_only_on_a_keyword_as_written(conv, intent: str) -> None:
+    # a message the model did not judge to be another office's: the loose wording is not enough
+    reply = conv.say("ma il pulman x Magenta la domenica passa?", intent)
+    assert reply.meta["referral"] is None
+
+
 def test_ask_referral_without_a_known_referral_explains_the_offices(conv) -> None:
     r = conv.say("mi serve il rimborso del 730", "ask_referral")
     assert r.meta["referral"] is None and r.meta["fallback"] is True and r.meta["topic"] is None

@@ -102,6 +102,31 @@ def test_find_referral_none_for_a_project_question() -> None:
     assert kb.find_referral("") is None
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("le astensioni facoltative a chi le chiedo?", "parental_leave"),  # inflected
+        ("vorrei iscrivere mio figlio alla scuola media", "school_enrolment"),  # words between
+        ("permessi della 104 per mia madre", "law104_leave"),
+        ("quando passa il pulman per Magenta?", "public_transport"),  # one letter missing
+    ],
+)
+def test_loose_finds_a_keyword_in_another_wording(text: str, expected: str) -> None:
+    kb = load()
+    assert kb.find_referral(text) is None  # not as written
+    found = kb.find_referral(text, loose=True)
+    assert found is not None and found.id == expected
+
+
+def test_loose_keeps_short_words_exact_and_needs_every_word() -> None:
+    kb = load()
+    assert kb.find_referral("i centri estivi di luglio", loose=True) is None
+    assert kb.find_referral("ask me", loose=True) is None  # "asl" is short: no letter may differ
+    # "congedo" alone is not "congedo parentale", nor any other phrase of the file
+    found = kb.find_referral("il congedo", loose=True)
+    assert found is None or found.id in {"parental_leave", "maternity", "law104_leave"}
+
+
 def test_exclusive_only_ignores_the_plain_keywords() -> None:
     kb = load()
     text = "il centro estivo di Corbetta ha la mensa?"
