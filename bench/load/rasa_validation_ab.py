@@ -5,6 +5,8 @@ the REST channel, measuring latency and Rasa's CPU time per message.
 
     .venv/bin/python bench/load/rasa_validation_ab.py            # about 5 minutes
     .venv/bin/python bench/load/rasa_validation_ab.py --rates 10,20,30 --seconds 15 --rounds 2
+    git show <commit>:scripts/rasa_server.py > /tmp/before.py
+    .venv/bin/python bench/load/rasa_validation_ab.py --before /tmp/before.py  # that one against this
 
 Writes bench/out/rasa-validation-ab.json and .md.
 """
@@ -36,8 +38,10 @@ def idle(pids: list[int], limit: float = 60) -> None:
             return
 
 
-def one_round(variant: str, rates: list[float], seconds: float, logdir: Path) -> list[dict[str, Any]]:
-    stack = start_rasa_stack(logdir, launcher=RASA_LAUNCHER if variant == "cached validation" else None)
+def one_round(
+    variant: str, launcher: Path | None, rates: list[float], seconds: float, logdir: Path
+) -> list[dict[str, Any]]:
+    stack = start_rasa_stack(logdir, launcher=launcher)
     out = []
     try:
         pids = [stack.rasa.pid, stack.actions.pid]
@@ -57,7 +61,8 @@ def one_round(variant: str, rates: list[float], seconds: float, logdir: Path) ->
             out.append(s)
             print(
                 f"  {variant:18} {rate:>5g}/s: throughput {s['throughput']}/s, p50 {s['p50_ms']} ms, "
-                f"p99 {s['p99_ms']} ms, Rasa CPU {s['rasa_cpu_ms_per_message']} ms/msg, errors {s['errors']}",
+                f"p99 {s['p99_ms']} ms, Rasa CPU {s['rasa_cpu_ms_per_message']} ms/msg, "
+                f"actions CPU {s['actions_cpu_ms_per_message']} ms/msg, errors {s['errors']}",
                 flush=True,
             )
     finally:
@@ -70,15 +75,19 @@ def main() -> int:
     ap.add_argument("--rates", default="10,20,30")
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--before", type=Path, help="another launcher (an older scripts/rasa_server.py) as the A")
     args = ap.parse_args()
+    variants: list[tuple[str, Path | None]] = [("plain rasa", None), ("cached validation", RASA_LAUNCHER)]
+    if args.before:
+        variants = [("before", args.before.resolve()), ("this launcher", RASA_LAUNCHER)]
     rates = [float(x) for x in args.rates.split(",")]
     logdir = OUT / "ab-logs"
     shutil.rmtree(logdir, ignore_errors=True)
     logdir.mkdir(parents=True)
     results: list[dict[str, Any]] = []
     for _ in range(args.rounds):
-        for variant in ("plain rasa", "cached validation"):
-            results += one_round(variant, rates, args.seconds, logdir)
+        for variant, launcher in variants:
+            results += one_round(variant, launcher, rates, args.seconds, logdir)
     report = {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": ".venv/bin/python bench/load/rasa_validation_ab.py " + " ".join(sys.argv[1:]),
@@ -88,18 +97,20 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "rasa-validation-ab.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
-        "# Rasa with and without the cached validation of action answers",
+        "# Rasa started by two launchers, A B A B",
         "",
         f"Run {report['date']} with `{report['command']}`, {report['machine']['cores']} cores; Rasa and the "
         "action server alone, open loop to the REST channel.",
         "",
-        "| variant | offered msg/s | throughput | p50 ms | p99 ms | Rasa CPU ms/msg | errors | load avg |",
-        "|---|---|---|---|---|---|---|---|",
+        "| variant | offered msg/s | throughput | p50 ms | p99 ms | Rasa CPU ms/msg | actions CPU ms/msg "
+        "| errors | load avg |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in results:
         lines.append(
             f"| {s['variant']} | {s['rate']:g} | {s['throughput']} | {s['p50_ms']} | {s['p99_ms']} "
-            f"| {s['rasa_cpu_ms_per_message']} | {s['errors']} | {s['loadavg']} |"
+            f"| {s['rasa_cpu_ms_per_message']} | {s['actions_cpu_ms_per_message']} | {s['errors']} "
+            f"| {s['loadavg']} |"
         )
     (OUT / "rasa-validation-ab.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
