@@ -40,8 +40,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,7 @@ class Target:
     kind: str  # "rest" (Rasa's REST channel) or "web" (the gateway's web chat API)
     url: str
     rasa: list[Proc]  # the Rasa processes behind it (memory, CPU)
+    actions: list[Proc] = field(default_factory=list)  # their action servers (CPU)
 
 
 def stock_model() -> Path:
@@ -135,7 +136,6 @@ async def closed_loop(
     every ``length`` messages. First, untimed, person ``p`` sends ``p * length // people`` messages, so
     that when the timing starts the people stand at every point of their conversations, as in a steady
     population (otherwise a short phase would never reach the long conversations' later messages)."""
-    latencies: list[float] = []
     errors: dict[str, int] = {}
     progress = [0] * people
 
@@ -177,21 +177,31 @@ async def closed_loop(
                 await one(p, texts_of(p))
 
         await asyncio.gather(*(prefill(p) for p in range(people)))
-        on_start()
-        t_start = time.monotonic()
-        t_end = t_start + seconds
+        out = await timed_loop(people, seconds, lambda p: one(p, texts_of(p)), on_start)
+    out["errors"] = errors
+    return out
 
-        async def person(p: int) -> None:
-            while time.monotonic() < t_end:
-                t0 = time.monotonic()
-                if await one(p, texts_of(p)) and t0 >= t_start + WARMUP_S:
-                    latencies.append(time.monotonic() - t0)
 
-        await asyncio.gather(*(person(p) for p in range(people)))
+async def timed_loop(
+    people: int, seconds: float, one: Callable[[int], Awaitable[bool]], on_start: Callable[[], None]
+) -> dict[str, Any]:
+    """``people`` at once for ``seconds``, each calling ``one(p)`` (True: answered) again as soon as it
+    returns; the latencies of the answered calls after the first WARMUP_S, and their rate."""
+    latencies: list[float] = []
+    on_start()
+    t_start = time.monotonic()
+    t_end = t_start + seconds
+
+    async def person(p: int) -> None:
+        while time.monotonic() < t_end:
+            t0 = time.monotonic()
+            if await one(p) and t0 >= t_start + WARMUP_S:
+                latencies.append(time.monotonic() - t0)
+
+    await asyncio.gather(*(person(p) for p in range(people)))
     measured = max(0.001, seconds - WARMUP_S)
     out: dict[str, Any] = {"answered": len(latencies), "msg_s": round(len(latencies) / measured, 1)}
     out.update(percentiles(latencies))
-    out["errors"] = errors
     return out
 
 
@@ -203,28 +213,27 @@ def cpu_of(procs: list[Proc]) -> float | None:
 def run_phase(
     target: Target, people: int, length: int, seconds: float, gateway: Proc | None
 ) -> dict[str, Any]:
-    wait_quiet(target.rasa)
+    wait_quiet(target.rasa + target.actions)
+    groups = {"rasa": target.rasa, "actions": target.actions, "gateway": [gateway] if gateway else []}
     started: dict[str, float | None] = {}
 
     def on_start() -> None:  # the CPU of the timed part only
-        started["rasa"] = cpu_of(target.rasa)
-        started["gateway"] = cpu_seconds(gateway.pid) if gateway else None
+        started.update({name: cpu_of(procs) for name, procs in groups.items() if procs})
 
     tag = f"{target.name}-{length}-{time.monotonic_ns() % 10**8}"
     s = asyncio.run(closed_loop(target, people, length, seconds, tag, on_start))
-    cpu0, gw0, cpu1 = started["rasa"], started["gateway"], cpu_of(target.rasa)
     n = max(1, s["answered"])
-    if cpu0 is not None and cpu1 is not None:
-        s["rasa_cpu_ms_per_msg"] = round(
-            (cpu1 - cpu0) / n * 1000 * (seconds / max(0.001, seconds - WARMUP_S)), 1
-        )
-    if gateway and gw0 is not None:
-        g1 = cpu_seconds(gateway.pid) or gw0
-        s["gateway_cpu_ms_per_msg"] = round((g1 - gw0) / n * 1000 * (seconds / (seconds - WARMUP_S)), 1)
+    # the answered messages are those after the warm-up; the CPU is of the whole timed part
+    scale = seconds / max(0.001, seconds - WARMUP_S)
+    for name, procs in groups.items():
+        cpu0, cpu1 = started.get(name), cpu_of(procs) if procs else None
+        if cpu0 is not None and cpu1 is not None:
+            s[f"{name}_cpu_ms_per_msg"] = round((cpu1 - cpu0) / n * 1000 * scale, 1)
     s["rasa_rss_mb"] = rss_mb(target.rasa[0].pid)
+    cpu = "  ".join(f"{name} {s[key]}" for name in groups if (key := f"{name}_cpu_ms_per_msg") in s)
     print(
         f"    {target.name:>12} L={length:<3} {s['msg_s']:>6} msg/s  p50 {s['p50_ms']} ms"
-        f"  p99 {s['p99_ms']} ms  Rasa CPU {s.get('rasa_cpu_ms_per_msg')} ms/msg"
+        f"  p99 {s['p99_ms']} ms  CPU ms/msg: {cpu}"
         f"  RSS {s['rasa_rss_mb']} MB  errors {s['errors']}",
         flush=True,
     )
@@ -242,10 +251,14 @@ def wait_quiet(procs: list[Proc], limit: float = 30.0) -> None:
             return
 
 
+def cpu_cell(s: dict[str, Any]) -> str:
+    return " / ".join(str(s.get(f"{name}_cpu_ms_per_msg", "-")) for name in ("rasa", "actions", "gateway"))
+
+
 def report(results: dict[str, dict[int, dict[str, Any]]], lengths: list[int]) -> str:
     rows = [
         "| what | L | msg/s | p50 ms | p99 ms | × stock | long / short msg/s | long / short p50 "
-        "| Rasa CPU ms/msg |"
+        "| CPU ms/msg: Rasa / actions / gateway |"
     ]
     rows.append("|---|---|---|---|---|---|---|---|---|")
     for name, by_len in results.items():
@@ -262,7 +275,7 @@ def report(results: dict[str, dict[int, dict[str, Any]]], lengths: list[int]) ->
                 vs_p50 = f"{long_['p50_ms'] / short['p50_ms']:.2f}"
             rows.append(
                 f"| {name} | {length} | {s['msg_s']} | {s['p50_ms']} | {s['p99_ms']} | {ratio} | {vs} "
-                f"| {vs_p50} | {s.get('rasa_cpu_ms_per_msg', '')} |"
+                f"| {vs_p50} | {cpu_cell(s)} |"
             )
     return "\n".join(rows)
 
@@ -301,26 +314,28 @@ def main(argv: list[str] | None = None) -> int:
         sql = start_rasa_stack(logdir, tracker_db=logdir / "rasa-conversations.db")
         procs.append(sql)
         if "rasa" in only:
-            targets.append((Target("rasa", "rest", sql.rasa_url, [sql.rasa]), None))
+            targets.append((Target("rasa", "rest", sql.rasa_url, [sql.rasa], [sql.actions]), None))
         if "chain" in only:
             turns = {"RASA_CONVERSATION_TURNS": str(args.turns)} if args.turns else {}
             gw = start_gateway(
                 sql.rasa_url, sql.token, logdir, logdir / "gateway.db", {**LIMITS_OFF, **turns}
             )
             procs.append(gw)
-            targets.append((Target("chain", "web", gw.web_url, [sql.rasa]), gw.process))
+            targets.append((Target("chain", "web", gw.web_url, [sql.rasa], [sql.actions]), gw.process))
         if "rasa-memory" in only or "chain-before" in only:
             mem = start_rasa_stack(logdir / "memory")
             procs.append(mem)
             if "rasa-memory" in only:
-                targets.append((Target("rasa-memory", "rest", mem.rasa_url, [mem.rasa]), None))
+                targets.append((Target("rasa-memory", "rest", mem.rasa_url, [mem.rasa], [mem.actions]), None))
             if "chain-before" in only:
                 env = {**LIMITS_OFF, "RASA_CONVERSATION_TURNS": "100000"}
                 gwb = start_gateway(
                     mem.rasa_url, mem.token, logdir / "memory", logdir / "gateway-before.db", env
                 )
                 procs.append(gwb)
-                targets.append((Target("chain-before", "web", gwb.web_url, [mem.rasa]), gwb.process))
+                targets.append(
+                    (Target("chain-before", "web", gwb.web_url, [mem.rasa], [mem.actions]), gwb.process)
+                )
         if "chain-2rasa" in only:  # a second Rasa server on the same tracker store, sticky by sender id
             second = start_rasa_stack(
                 logdir / "second", tracker_db=logdir / "rasa-conversations.db", token=sql.token
@@ -330,7 +345,10 @@ def main(argv: list[str] | None = None) -> int:
             urls = f"{sql.rasa_url},{second.rasa_url}"
             gw2 = start_gateway(urls, sql.token, logdir / "second", logdir / "gateway-2rasa.db", env)
             procs.append(gw2)
-            targets.append((Target("chain-2rasa", "web", gw2.web_url, [sql.rasa, second.rasa]), gw2.process))
+            both = Target(
+                "chain-2rasa", "web", gw2.web_url, [sql.rasa, second.rasa], [sql.actions, second.actions]
+            )
+            targets.append((both, gw2.process))
         results: dict[str, dict[int, dict[str, Any]]] = {t.name: {} for t, _ in targets}
         for length in lengths:
             print(
