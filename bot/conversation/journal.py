@@ -71,6 +71,8 @@ class TakenIn:
     message_id: int | None  # None when the message is in the spool or could not be stored
     recent_inbound: int | None = None  # the person's inbound messages in the flood window, this one included
     conversation: ConversationAge | None = None  # the age of her Rasa conversation, when the database told
+    # she has an open ticket or a request for a person pending (None: the database did not say)
+    in_handoff: bool | None = None
 
 
 def clean(value: str | None, limit: int | None = None) -> str | None:
@@ -138,7 +140,7 @@ class Journal:
                 if ref is None:
                     return None
                 person = self.remember(key, Sender(ref.id, ref.rasa_sender_id))
-                return TakenIn(person, ref.message_id, ref.recent_inbound, ref.conversation)
+                return TakenIn(person, ref.message_id, ref.recent_inbound, ref.conversation, ref.in_handoff)
         # Answered now, while the database is away: written as answered, so no gateway answers it again.
         self.spool.add(replace(record, answered_at=record.created_at))
         return TakenIn(self.remember(key, cached or Sender(None, record.rasa_sender_id)), None)

@@ -31,6 +31,7 @@ from bot.store.people import USER_BY_KEY, user_for
 from bot.store.records import NewMessage, PendingMessage, StoredMessage, UserRef
 from bot.store.retention import Erasable, PurgeResult, inactive_people
 from bot.store.retention import purge as purge_all
+from bot.store.ticket_rows import in_handoff
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,7 +57,8 @@ class Store:
         """Store ``records`` in one transaction and return the sender's row. Returns None, storing nothing,
         when the first record is an inbound Telegram update whose id was already taken in. With
         ``count_since`` the row also says how many inbound messages the person sent from then on (the
-        flood limit shared by the gateways), counted in the same transaction. Raises
+        flood limit shared by the gateways), the age of her Rasa conversation and whether she is in a
+        handoff, read in the same transaction. Raises
         :class:`~bot.store.db.PersonErased`, storing nothing, when the person erased her data after the
         records were made (a spool writing them back)."""
         return await self.db.call(self._save, list(records), count_since)
@@ -73,6 +75,7 @@ class Store:
                             conversation=conversation_age(session, ref.id, ref.message_id)
                             if ref.message_id is not None
                             else None,
+                            in_handoff=in_handoff(session, ref.id),
                         )
                     session.commit()
                     return ref

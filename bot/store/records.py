@@ -36,6 +36,8 @@ class UserRef:
     recent_inbound: int | None = field(default=None, compare=False)
     # the age of her Rasa conversation, when save() was asked with ``count_since``
     conversation: ConversationAge | None = field(default=None, compare=False)
+    # she has an open ticket or a request for a person waiting for her town (``count_since`` asked)
+    in_handoff: bool | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

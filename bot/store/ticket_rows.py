@@ -1,12 +1,12 @@
-"""Reading tickets: the one query a ticket's view is built from (with the person and the operator), and the
-version of a partner's queue that the console's page polls."""
+"""Reading tickets: the one query a ticket's view is built from (with the person and the operator), the
+version of a partner's queue that the console's page polls, and whether a person is in a handoff at all."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from bot.handoff.model import OPEN_STATES, TicketState, TicketView
@@ -74,3 +74,18 @@ def queue_version(session: Session, partner_id: str | None) -> str:
     for ticket_id, state, assigned_to, announced_at in rows:
         digest.update(f"{ticket_id}|{state}|{assigned_to}|{announced_at.isoformat()}\n".encode())
     return f"{len(rows)}-{digest.hexdigest()[:16]}"
+
+
+# Built once (its compiled form cached): asked on every inbound message, in the transaction that stores it
+_IN_HANDOFF = select(
+    User.handoff_pending,
+    exists().where(Ticket.user_id == User.id, Ticket.state.in_(OPEN_STATES)),
+).where(User.id == bindparam("user_id"))
+
+
+def in_handoff(session: Session, user_id: int) -> bool:
+    """Whether the person has an open ticket or a request for a person waiting for her town: one indexed
+    statement, so that a message of a person in neither (nearly all of them) needs no other read of the
+    handoff's tables. ``handoff_pending`` is compared in Python: a cleared request is JSON ``null``."""
+    row = session.execute(_IN_HANDOFF, {"user_id": user_id}).first()
+    return row is not None and (row[0] is not None or bool(row[1]))

@@ -259,3 +259,29 @@ async def test_a_new_rasa_conversation_is_recorded_counted_from_its_start_and_er
     await store.erase_user(ref.id)
     assert all_rows(store, RasaSenderId) == [] and all_rows(store, User) == []
     assert not await store.record_sender_id(ref.id, "c-fourth", started)
+
+
+async def test_the_save_says_whether_the_person_is_in_a_handoff(store):
+    from bot.handoff.model import PendingRequest
+    from bot.store.tickets import TicketStore
+
+    tickets = TicketStore(store)
+    since = NOW - timedelta(hours=1)
+
+    async def in_handoff(seconds: int) -> bool | None:
+        ref = await store.save([msg(at=NOW + timedelta(seconds=seconds))], count_since=since)
+        return ref.in_handoff
+
+    assert await in_handoff(0) is False
+    user = await store.find_user("telegram", "42")
+    await tickets.set_pending(user.id, PendingRequest("summer_camp", "operatore", 0, NOW))
+    assert await in_handoff(1) is True
+    await tickets.set_pending(user.id, None)  # cleared: stored as JSON null
+    assert await in_handoff(2) is False
+    ticket, _ = await tickets.create(
+        user.id, "azienda-consortile-magentino", topic=None, territory=None, town=None, question=None, now=NOW
+    )
+    assert await in_handoff(3) is True
+    await tickets.close(ticket.id, NOW, actor="person", reason="left")
+    assert await in_handoff(4) is False
+    assert (await store.save([msg(at=NOW + timedelta(seconds=5))])).in_handoff is None  # not asked

@@ -287,3 +287,37 @@ async def test_a_closed_ticket_frees_its_place_and_telegram_has_no_cap(env):
     assert refused["replies"][0]["text"].startswith("Da questa connessione c'è già una richiesta aperta")
     assert again["replies"][0]["text"].startswith("Ti metto in contatto")
     assert len(await env.service.tickets.open_tickets()) == 3  # one web, two on Telegram
+
+
+async def test_the_handoff_is_read_only_for_a_person_the_store_says_is_in_one(env, monkeypatch):
+    """The message's save tells whether she has an open ticket or a town is asked; only then are the
+    handoff's tables read again. Her flows do not change: asked for her town, then a ticket, then back."""
+    reads: list[str] = []
+    for name in ("open_ticket", "pending_request"):
+        real = getattr(env.service, name)
+
+        async def counted(user_id, _real=real, _name=name):
+            reads.append(_name)
+            return await _real(user_id)
+
+        monkeypatch.setattr(env.service, name, counted)
+
+    await env.router.handle(tg("centri estivi a Corbetta"))
+    assert reads == []  # in no handoff: nothing read but the save
+
+    asked = await env.router.handle(tg("operatore"))  # asks for her town: a pending request
+    assert [r.text for r in asked.replies] == [txt.ASK_TOWN]
+    reads.clear()
+    opened = await env.router.handle(tg("Corbetta"))
+    assert opened.replies[0].text.startswith("Ti metto in contatto con un operatore")
+    assert reads == ["open_ticket", "pending_request"]
+
+    reads.clear()
+    quiet = await env.router.handle(tg("mia figlia ha 7 anni", message_id=21))  # to the ticket
+    assert quiet.replies == [] and reads == ["open_ticket"]
+
+    ticket = await ticket_of(env)
+    await env.service.act("close", ticket.id, GROUP, 501, "Marco")
+    reads.clear()
+    back = await env.router.handle(tg("centri estivi a Corbetta"))
+    assert back.replies[0].text == fake_rasa.CAMP_TEXT and reads == []
