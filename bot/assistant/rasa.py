@@ -12,8 +12,10 @@ Several Rasa servers (``RASA_URL`` a comma-separated list): each conversation al
 chosen from a hash of its sender id, so each server's in-memory lock store sees every turn of the
 conversations it holds and no Redis is needed on one machine; the servers may share one tracker store.
 
-One ``httpx.AsyncClient`` is kept for the life of the gateway (connections are reused). Every call has a
-total deadline (``timeout``): a slow Rasa is as good as a down one, and the person must hear so in seconds.
+One ``aiohttp.ClientSession`` is kept for the life of the gateway (connections are reused). aiohttp rather
+than httpx: the gateway already runs aiohttp's server, and its client took about half the CPU of httpx's
+per call to Rasa (bench/RESULTS.md, "Gateway and action server CPU per message"). Every call has a total
+deadline (``timeout``): a slow Rasa is as good as a down one, and the person must hear so in seconds.
 
 Rasa's HTTP API (``/conversations/...``, ``/status``, ``/model``) is protected by a JSON Web Token: Rasa runs
 with ``--jwt-secret`` (set inside its process by ``scripts/rasa_server.py``, never on a command line) and
@@ -26,12 +28,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import aiohttp
 import jwt
 
 from bot.assistant.answers import AssistantAnswer, AssistantUnavailable, parse_rest_answer
@@ -56,24 +60,34 @@ def rasa_auth_headers(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {rasa_jwt(secret)}"}
 
 
+@dataclass(frozen=True)
+class RasaResponse:
+    status_code: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
 class RasaClient:
     def __init__(self, base_url: str, token: str, timeout: float = 5.0) -> None:
         self.base_urls = [u.strip().rstrip("/") for u in base_url.split(",") if u.strip()]
         self.base_url = self.base_urls[0]
         self._token = token
         self.timeout = timeout
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
         self._jwt, self._jwt_expires = "", 0.0
 
     def __repr__(self) -> str:
         return f"RasaClient({','.join(self.base_urls)!r}, token=***, timeout={self.timeout})"
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout),
-                limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+    def client(self) -> aiohttp.ClientSession:
+        """Made on first use, in the running event loop; proxies from the environment are not used."""
+        if self._client is None or self._client.closed:
+            self._client = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                connector=aiohttp.TCPConnector(limit=50, keepalive_timeout=30),
                 trust_env=False,
             )
         return self._client
@@ -86,7 +100,7 @@ class RasaClient:
 
     async def aclose(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
             self._client = None
 
     def url_for(self, sender_id: str) -> str:
@@ -96,15 +110,14 @@ class RasaClient:
         digest = hashlib.blake2b(sender_id.encode("utf-8"), digest_size=8).digest()
         return self.base_urls[int.from_bytes(digest, "big") % len(self.base_urls)]
 
-    async def _request(
-        self, method: str, path: str, base: str | None = None, **kwargs: Any
-    ) -> httpx.Response:
+    async def _request(self, method: str, path: str, base: str | None = None, **kwargs: Any) -> RasaResponse:
         try:
             async with asyncio.timeout(self.timeout):
-                response = await self.client.request(
+                async with self.client.request(
                     method, (base or self.base_url) + path, headers=self._auth(), **kwargs
-                )
-        except (TimeoutError, httpx.HTTPError) as exc:
+                ) as answer:
+                    response = RasaResponse(answer.status, await answer.read())
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise AssistantUnavailable(f"{method} {path}: {type(exc).__name__}") from None
         if response.status_code >= 400:
             raise AssistantUnavailable(f"{method} {path}: HTTP {response.status_code}")

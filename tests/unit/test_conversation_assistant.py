@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from aiohttp import web
 
 from bot.assistant.answers import AssistantUnavailable, parse_rest_answer
 from bot.assistant.rasa import RasaClient
@@ -66,6 +67,33 @@ async def test_send_posts_sender_and_message(rasa):
 
     assert rasa.calls == [("c-abc", "centri estivi")]
     assert answer.meta["topic"] == "school_closure"
+
+
+async def test_a_proxy_in_the_environment_is_not_used_for_rasa(rasa, monkeypatch):
+    # Rasa is on loopback or a private network: a proxy set for the machine must not see its calls
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    client = RasaClient(rasa.url, rasa.token)
+
+    answer = await client.send("c-abc", "centri estivi")
+    await client.aclose()
+
+    assert answer.meta["topic"] == "school_closure"
+
+
+async def test_an_answer_that_is_not_json_text_is_unavailable(rasa, monkeypatch):
+    async def garbage(request):
+        return web.Response(body=b"\xff<html>", content_type="text/html")
+
+    monkeypatch.setattr(rasa, "_webhook", garbage)
+    await rasa.stop()
+    await rasa.start()  # the routes are bound at start
+    client = RasaClient(rasa.url, rasa.token)
+
+    with pytest.raises(AssistantUnavailable, match="not JSON"):
+        await client.send("c-abc", "ciao")
+    await client.aclose()
 
 
 async def test_non_json_answer_is_unavailable(rasa):
