@@ -3,15 +3,17 @@
 It speaks the parts of Rasa's HTTP API the gateway uses: ``GET /`` (health), ``POST
 /webhooks/rest/webhook`` (a realistic answer: one text with two buttons, then the meta as a ``custom``
 item, the same bytes every time), ``GET /conversations/<id>/tracker`` (a few slots) and ``PUT``/``POST
-/conversations/<id>/tracker/events`` (accepted). No token is checked. It runs in its own process, so its
-CPU is not the gateway's::
+/conversations/<id>/tracker/events`` (accepted). No token is checked. ``--delay`` makes each answer wait, as
+a real Rasa's does, so that the gateway works at the pace of the chain rather than flat out. It runs in its
+own process, so its CPU is not the gateway's::
 
-    .venv/bin/python bench/gateway/fake_rasa.py --port 5005
+    .venv/bin/python bench/gateway/fake_rasa.py --port 5005 [--delay 0.1]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 
 from aiohttp import web
@@ -35,6 +37,7 @@ TEXT = (
     "• Campus Ticino — Associazione Esempio (dati di esempio), 6 - 31 luglio, lun-ven 8.30-16.30, 55 € a "
     "settimana."
 )
+DELAY = web.AppKey("delay", float)
 BUTTONS = [
     {"title": "Dettagli", "payload": "/show_service"},
     {"title": "Altro", "payload": "/show_more"},
@@ -50,6 +53,9 @@ def answer(sender: str) -> list[dict[str, object]]:
 
 async def webhook(request: web.Request) -> web.Response:
     body = await request.json()
+    delay = request.app[DELAY]
+    if delay:
+        await asyncio.sleep(delay)
     return web.json_response(answer(str(body.get("sender", ""))))
 
 
@@ -67,8 +73,9 @@ async def hello(request: web.Request) -> web.Response:
     return web.Response(text="Hello from Rasa: 3.6.21 (a fake, answering at once)")
 
 
-def make_app() -> web.Application:
+def make_app(delay: float = 0.0) -> web.Application:
     app = web.Application()
+    app[DELAY] = delay
     app.router.add_get("/", hello)
     app.router.add_post("/webhooks/rest/webhook", webhook)
     app.router.add_get("/conversations/{sender}/tracker", tracker)
@@ -81,9 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--delay", type=float, default=0.0, help="seconds before each answer (default: none)")
     args = ap.parse_args(argv)
     print(json.dumps({"listening": f"http://{args.host}:{args.port}"}), flush=True)
-    web.run_app(make_app(), host=args.host, port=args.port, access_log=None, print=None)
+    web.run_app(make_app(args.delay), host=args.host, port=args.port, access_log=None, print=None)
     return 0
 
 

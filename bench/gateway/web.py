@@ -13,9 +13,13 @@ Each round lasts ``--seconds`` (10), its first 2 s not counted, and prints the g
 per answered message (user + system, from /proc): on a shared machine much steadier than msg/s, which is
 printed too. ``--against DIR`` also starts the gateway of another checkout (before a change, say) and
 runs the rounds on the two in turn, so that before and after see the same noise. ``--py-spy FILE`` samples
-this checkout's gateway during the last round (folded stacks, 200 Hz) and prints its heaviest frames::
+this checkout's gateway during the last round (folded stacks, 200 Hz) and prints its heaviest frames.
+``--rasa-delay 0.15`` makes the fake Rasa answer in 150 ms, so that the 10 people write about 60 messages
+a second, the chain's pace (flat out, the gateway answers some 200 a second and spends less per message:
+the work of several messages shares each wake-up of the event loop and of the database thread)::
 
     .venv/bin/python bench/gateway/web.py [--rounds 3] [--seconds 10] [--mode named,browser] [--against DIR]
+        [--rasa-delay 0.15]
 
 Writes bench/out/gateway-web.json.
 """
@@ -46,11 +50,12 @@ from harness.stack import WEB_API_KEY, Gateway, Proc, free_port, start, start_ga
 from harness.traffic import CONVERSATIONS
 
 
-def start_fake_rasa(logdir: Path) -> tuple[Proc, str]:
+def start_fake_rasa(logdir: Path, delay: float = 0.0) -> tuple[Proc, str]:
     port = free_port()
     script = ROOT / "bench" / "gateway" / "fake_rasa.py"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = start("fake-rasa", [sys.executable, str(script), "--port", str(port)], env, logdir)
+    cmd = [sys.executable, str(script), "--port", str(port), "--delay", str(delay)]
+    proc = start("fake-rasa", cmd, env, logdir)
     url = f"http://127.0.0.1:{port}"
     wait_until(lambda: httpx.get(url, timeout=2).status_code == 200, 30, "the fake Rasa", [proc])
     return proc, url
@@ -68,9 +73,11 @@ async def closed_loop(
     def client_of(p: int) -> httpx.AsyncClient:
         if mode == "named":
             return shared
-        if sent[p] % length == 0 and p in jars:  # a new person: a browser without the cookie
+        if p not in jars:
+            jars[p] = httpx.AsyncClient(timeout=30)
+        elif sent[p] % length == 0:  # a new person: a browser without the cookie
             jars[p].cookies.clear()
-        return jars.setdefault(p, httpx.AsyncClient(timeout=30))
+        return jars[p]
 
     async def one(p: int) -> bool:
         n = sent[p]
@@ -169,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--people", type=int, default=10)
     ap.add_argument("--length", type=int, default=6)
     ap.add_argument("--mode", default="named,browser")
+    ap.add_argument(
+        "--rasa-delay", type=float, default=0.0, help="seconds the fake Rasa waits before each answer"
+    )
     ap.add_argument("--against", type=Path, help="another checkout: its gateway too, in alternate rounds")
     ap.add_argument("--py-spy", type=Path, help="folded stacks of the gateway in the last round")
     args = ap.parse_args(argv)
@@ -181,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     checkouts = {"this": ROOT, **({"against": args.against.resolve()} if args.against else {})}
     with tempfile.TemporaryDirectory() as tmp:
         logdir = Path(tmp)
-        rasa, rasa_url = start_fake_rasa(logdir)
+        rasa, rasa_url = start_fake_rasa(logdir, args.rasa_delay)
         gateways: dict[str, Gateway] = {}
         try:
             for label, root in checkouts.items():
