@@ -19,11 +19,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 VALID: list[dict[str, Any]] = [
     {"events": [], "responses": []},
+    {"responses": []},
+    {
+        "events": [
+            {"event": "user", "text": "ciao", "parse_data": {"intent": {"name": "greet", "confidence": 0.9}}},
+            {"event": "action", "name": "action_answer", "timestamp": None},
+            {"event": "bot", "text": "ciao", "data": {"custom": {"meta": {"topic": None}}}},
+            {"event": "followup", "name": "action_listen"},
+        ]
+    },
     {"events": [{"event": "slot", "name": "comune", "value": "Corbetta"}], "responses": [{"text": "ciao"}]},
     {"responses": [{"text": "x", "buttons": [{"title": "Dettagli", "payload": "/show_service"}]}]},
 ]
 INVALID: list[dict[str, Any]] = [
     {"events": "not a list"},
+    {"events": [{"event": "no_such_event"}]},
+    {"events": [{"event": "slot", "name": "comune", "value": "Corbetta", "timestamp": "later"}]},
+    {"events": [{"event": "user", "text": "ciao", "parse_data": {"entities": [{"entity": "town"}]}}]},
+    {"events": [{"event": "slot", "name": "comune", "value": "Corbetta"}, "not an event"]},
     {"events": [{"name": "comune"}]},  # an event without its type
     {"events": [{"event": 3}]},
     {"responses": "ciao"},
@@ -55,6 +68,12 @@ def test_valid_answers_pass_both(stock_and_cached: tuple[RemoteAction, Any], ans
     action, original = stock_and_cached
     assert original(action, answer) is True
     assert action._validate_action_result(answer) is True
+
+
+@pytest.mark.parametrize(("answer", "valid"), [(a, True) for a in VALID] + [(a, False) for a in INVALID])
+def test_the_quick_check_agrees_with_the_whole_schema(answer: dict[str, Any], valid: bool) -> None:
+    quick = _launcher().quick_check(RemoteAction.action_response_format_spec())
+    assert quick(answer) is valid
 
 
 @pytest.mark.parametrize("answer", INVALID)

@@ -172,3 +172,29 @@ def test_endpoints_yml_makes_rasa_keep_conversations_in_the_erasable_sqlite_stor
     assert inner.retention_days == 180
     asyncio.run(inner.save(_conversation("c-giulia")))
     assert (tmp_path / "var" / "rasa-conversations.db").exists()
+
+
+def test_the_rows_are_the_ones_rasas_own_store_writes(tmp_path: Path) -> None:
+    """One INSERT of several rows instead of the ORM's one object per event: the same rows, column by column,
+    so Rasa's own store (and a Rasa upgrade) reads them back."""
+    asyncio.run(_same_rows(tmp_path))
+
+
+async def _same_rows(tmp_path: Path) -> None:
+    tracker = _conversation("c-rows")
+    tracker.update(SlotSet("comune", "Corbetta"))
+    tracker.update(ActionExecuted("action_answer"))
+
+    columns = "sender_id, type_name, timestamp, intent_name, action_name, data"
+    rows = []
+    for store in (
+        SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa-own.db")),
+        ErasableSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "ours.db")),
+    ):
+        await store.save(tracker)
+        with store.engine.connect() as conn:
+            rows.append(conn.execute(text(f"SELECT {columns} FROM events ORDER BY id")).fetchall())
+    assert len(rows[0]) == 6 and rows[0] == rows[1]
+    own = SQLTrackerStore(Domain.from_path("nlu/domain.yml"), dialect="sqlite", db=str(tmp_path / "ours.db"))
+    again = await own.retrieve("c-rows")
+    assert again is not None and again.get_slot("comune") == "Corbetta"
