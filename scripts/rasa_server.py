@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from http import HTTPStatus
 from typing import Any
 
 SECRET_ENV = "RASA_TOKEN"
@@ -96,6 +97,62 @@ def install() -> None:
         raise error
 
     rasa_action.RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    validate_api_events_once()
+    events_by_type_once()
+
+
+def validate_api_events_once() -> None:
+    """Rasa's HTTP API checks the events of ``POST`` and ``PUT /conversations/<id>/tracker/events`` with
+    ``jsonschema.validate``, which checks the schema itself against the meta-schema on every call: 70-80 %
+    of those calls' CPU (py-spy), and the gateway makes both when it starts a person's new conversation
+    (bot/conversation/conversations.py). Here the validator is built once; the same events are refused with
+    the same error."""
+    import jsonschema
+    from jsonschema.exceptions import best_match
+    from jsonschema.validators import validator_for
+    from rasa import server
+
+    if not hasattr(server, "validate_events_in_request_body") or not hasattr(server, "EVENTS_SCHEMA"):
+        raise RuntimeError("this Rasa has no server.validate_events_in_request_body: update rasa_server.py")
+    cls = validator_for(server.EVENTS_SCHEMA)
+    cls.check_schema(server.EVENTS_SCHEMA)
+    validator = cls(server.EVENTS_SCHEMA)
+
+    def validate_events_in_request_body(request: Any) -> None:
+        events = request.json if isinstance(request.json, list) else [request.json]
+        error = best_match(validator.iter_errors(events))
+        if error is None:
+            return
+        assert isinstance(error, jsonschema.ValidationError)
+        raise server.ErrorResponse(
+            HTTPStatus.BAD_REQUEST,
+            "BadRequest",
+            f"Failed to validate the events format. "
+            f"For more information about the format visit the docs. Error: {error}",
+            help_url=server._docs("/pages/http-api"),
+        ) from error
+
+    server.validate_events_in_request_body = validate_events_in_request_body
+
+
+def events_by_type_once() -> None:
+    """Rasa finds an event's class by walking every subclass of ``Event`` for each event it reads (from
+    the database, from the action server): a third of the CPU of reading a conversation back (py-spy).
+    Here each type's class is looked up once; a type not seen yet still goes through Rasa's own walk."""
+    from rasa.shared.core.events import Event
+
+    original = Event.resolve_by_type
+    found: dict[str, Any] = {}
+
+    def resolve_by_type(type_name: str, default: Any = None) -> Any:
+        cls = found.get(type_name)
+        if cls is None:
+            cls = original(type_name, default)
+            if cls is not None and cls is not default:
+                found[type_name] = cls
+        return cls
+
+    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
 
 
 def quick_check(schema: dict[str, Any]) -> Any:

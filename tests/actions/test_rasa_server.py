@@ -131,3 +131,73 @@ def test_the_api_never_starts_open(environ: dict[str, str]) -> None:
     launcher = _launcher()
     with pytest.raises(launcher.LaunchError, match="RASA_TOKEN is missing or shorter than 32"):
         launcher.rasa_argv(["run", "--enable-api"], environ)
+
+
+class _Request:
+    def __init__(self, body: Any) -> None:
+        self.json = body
+
+
+API_EVENTS_VALID: list[Any] = [
+    [],
+    [{"event": "slot", "name": "comune", "value": "Corbetta"}, {"event": "slot", "name": "age", "value": 7}],
+    {"event": "slot", "name": "comune", "value": None},
+]
+API_EVENTS_INVALID: list[Any] = [
+    [{"name": "comune"}],
+    [{"event": "slot", "name": "comune", "value": "Corbetta", "timestamp": "later"}],
+    "not events",
+]
+
+
+@pytest.fixture
+def rasa_api_patched() -> Iterator[tuple[Any, Any]]:
+    from rasa import server
+    from rasa.shared.core.events import Event
+
+    original = server.validate_events_in_request_body, Event.__dict__["resolve_by_type"]
+    try:
+        launcher = _launcher()
+        launcher.validate_api_events_once()
+        launcher.events_by_type_once()
+        yield original
+    finally:
+        server.validate_events_in_request_body = original[0]
+        Event.resolve_by_type = original[1]  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("body", API_EVENTS_VALID)
+def test_the_apis_valid_events_pass_both(rasa_api_patched: tuple[Any, Any], body: Any) -> None:
+    from rasa import server
+
+    assert server.validate_events_in_request_body is not rasa_api_patched[0]
+    rasa_api_patched[0](_Request(body))
+    server.validate_events_in_request_body(_Request(body))
+
+
+@pytest.mark.parametrize("body", API_EVENTS_INVALID)
+def test_the_apis_invalid_events_get_rasas_own_error(rasa_api_patched: tuple[Any, Any], body: Any) -> None:
+    from rasa import server
+
+    with pytest.raises(server.ErrorResponse) as stock:
+        rasa_api_patched[0](_Request(body))
+    with pytest.raises(server.ErrorResponse) as patched:
+        server.validate_events_in_request_body(_Request(body))
+    assert patched.value.status == stock.value.status == 400
+    assert patched.value.error_info == stock.value.error_info
+
+
+def test_every_event_type_resolves_to_rasas_own_class(rasa_api_patched: tuple[Any, Any]) -> None:
+    from rasa.shared.core.events import Event, SlotSet
+    from rasa.shared.utils.common import all_subclasses
+
+    stock = rasa_api_patched[1].__func__
+    for cls in all_subclasses(Event):
+        name = getattr(cls, "type_name", None)
+        if isinstance(name, str):
+            assert Event.resolve_by_type(name) is stock(name)
+            assert Event.resolve_by_type(name) is stock(name)  # the second time from the table
+    assert Event.resolve_by_type("no_such_event", default=SlotSet) is SlotSet
+    assert Event.resolve_by_type("topic") is None
+    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
+        Event.resolve_by_type("no_such_event")
