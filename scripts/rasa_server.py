@@ -99,6 +99,7 @@ def install() -> None:
     rasa_action.RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     validate_api_events_once()
     events_by_type_once()
+    rules_on_recent_turns()
 
 
 def validate_api_events_once() -> None:
@@ -153,6 +154,50 @@ def events_by_type_once() -> None:
         return cls
 
     Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
+
+
+def rules_on_recent_turns() -> None:
+    """Rasa's RulePolicy turns a conversation's whole session into states on every prediction, two or three
+    times a message, to match rules of two or three turns: the cost grew with the conversation (19 % of
+    Rasa's busy samples at 60 messages). A rule is matched against the last states only (past a rule's
+    length, ``_is_rule_applicable`` accepts any state), so here the states are made from the conversation's
+    last few turns: the rules' longest, and two more, cut at an ``action_listen`` as Rasa's own
+    MemoizationPolicy cuts (``_trim_tracker_by_max_history``). Only where the recent turns decide: no
+    active loop (form) and no slot that steers the conversation; otherwise the whole session, as Rasa
+    does. The server only: training is Rasa's own. tests/assistant/test_rules_on_recent_turns.py compares
+    the predictions with Rasa's on long conversations."""
+    from rasa.core.policies import memoization, rule_policy
+
+    policy = rule_policy.RulePolicy
+    for name in ("_prediction_states", "_rule_key_to_state"):
+        if not hasattr(policy, name):
+            raise RuntimeError(f"this Rasa has no RulePolicy.{name}: update scripts/rasa_server.py")
+    if not hasattr(memoization, "_trim_tracker_by_max_history"):
+        raise RuntimeError("this Rasa has no memoization._trim_tracker_by_max_history: update rasa_server.py")
+    original = policy._prediction_states
+
+    def window(self: Any) -> int:
+        """The rules' longest, in turns, and two more; 0 (every turn) when there are no rules."""
+        lookups = [lookup for lookup in (self.lookup or {}).values() if isinstance(lookup, dict)]
+        longest = max((len(self._rule_key_to_state(key)) for lookup in lookups for key in lookup), default=0)
+        return longest + 2 if longest else 0
+
+    def _prediction_states(
+        self: Any,
+        tracker: Any,
+        domain: Any,
+        use_text_for_last_user_input: bool = False,
+        rule_only_data: dict[str, Any] | None = None,
+    ) -> Any:
+        turns = self.__dict__.get("_recent_turns")
+        if turns is None:
+            steering = any(slot.influence_conversation for slot in domain.slots)
+            turns = self.__dict__["_recent_turns"] = 0 if steering else window(self)
+        if turns and tracker.active_loop_name is None:
+            tracker = memoization._trim_tracker_by_max_history(tracker, turns)
+        return original(self, tracker, domain, use_text_for_last_user_input, rule_only_data)
+
+    policy._prediction_states = _prediction_states  # type: ignore[method-assign]
 
 
 def quick_check(schema: dict[str, Any]) -> Any:
