@@ -55,3 +55,16 @@ def eventually_sync(
         if time.monotonic() >= deadline:
             raise AssertionError(f"{what or 'the condition'} did not hold within {timeout} s") from last_error
         time.sleep(interval)
+
+
+def rasa_launcher() -> Any:
+    """scripts/rasa_server.py as a module (it is a script, not a package), for the tests of its patches."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "rasa_server.py"
+    spec = importlib.util.spec_from_file_location("rasa_server", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

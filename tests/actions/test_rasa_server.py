@@ -4,7 +4,6 @@ validator once: it must accept and refuse exactly what Rasa's own validation doe
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,8 @@ from jsonschema import ValidationError
 from rasa.cli.arguments.run import add_server_arguments
 from rasa.core.actions.action import RemoteAction
 from rasa.utils.endpoints import EndpointConfig
+
+from tests.support import rasa_launcher
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,24 +44,26 @@ INVALID: list[dict[str, Any]] = [
 ]
 
 
-def _launcher() -> Any:
-    spec = importlib.util.spec_from_file_location("rasa_server", ROOT / "scripts" / "rasa_server.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def stock_and_cached() -> Iterator[tuple[RemoteAction, Any]]:
+    from rasa import server
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.shared.core.events import Event
+
     action = RemoteAction("action_answer", EndpointConfig("http://127.0.0.1:1/webhook"))
     original = RemoteAction._validate_action_result
+    others = (
+        server.validate_events_in_request_body,
+        Event.__dict__["resolve_by_type"],
+        RulePolicy._prediction_states,
+    )
     try:
-        _launcher().install()
+        rasa_launcher().install()  # every patch: the others are undone below, tested on their own
         assert RemoteAction._validate_action_result is not original
         yield action, original
     finally:
         RemoteAction._validate_action_result = original  # type: ignore[method-assign]
+        server.validate_events_in_request_body, Event.resolve_by_type, RulePolicy._prediction_states = others
 
 
 @pytest.mark.parametrize("answer", VALID)
@@ -72,7 +75,7 @@ def test_valid_answers_pass_both(stock_and_cached: tuple[RemoteAction, Any], ans
 
 @pytest.mark.parametrize(("answer", "valid"), [(a, True) for a in VALID] + [(a, False) for a in INVALID])
 def test_the_quick_check_agrees_with_the_whole_schema(answer: dict[str, Any], valid: bool) -> None:
-    quick = _launcher().quick_check(RemoteAction.action_response_format_spec())
+    quick = rasa_launcher().quick_check(RemoteAction.action_response_format_spec())
     assert quick(answer) is valid
 
 
@@ -93,7 +96,7 @@ SECRET = "0123456789abcdef0123456789abcdef"
 
 
 def test_the_secret_comes_from_the_environment_and_becomes_rasas_jwt_secret() -> None:
-    args = _launcher().rasa_argv(["run", "--enable-api", "-p", "5005"], {"RASA_TOKEN": SECRET})
+    args = rasa_launcher().rasa_argv(["run", "--enable-api", "-p", "5005"], {"RASA_TOKEN": SECRET})
     assert args == [
         "rasa",
         "run",
@@ -121,14 +124,14 @@ def test_the_secret_comes_from_the_environment_and_becomes_rasas_jwt_secret() ->
     ],
 )
 def test_a_secret_on_the_command_line_is_refused(argv: list[str]) -> None:
-    launcher = _launcher()
+    launcher = rasa_launcher()
     with pytest.raises(launcher.LaunchError, match="on the command line: put the secret in RASA_TOKEN"):
         launcher.rasa_argv(argv, {"RASA_TOKEN": SECRET})
 
 
 @pytest.mark.parametrize("environ", [{}, {"RASA_TOKEN": ""}, {"RASA_TOKEN": "short-secret"}])
 def test_the_api_never_starts_open(environ: dict[str, str]) -> None:
-    launcher = _launcher()
+    launcher = rasa_launcher()
     with pytest.raises(launcher.LaunchError, match="RASA_TOKEN is missing or shorter than 32"):
         launcher.rasa_argv(["run", "--enable-api"], environ)
 
@@ -157,7 +160,7 @@ def rasa_api_patched() -> Iterator[tuple[Any, Any]]:
 
     original = server.validate_events_in_request_body, Event.__dict__["resolve_by_type"]
     try:
-        launcher = _launcher()
+        launcher = rasa_launcher()
         launcher.validate_api_events_once()
         launcher.events_by_type_once()
         yield original

@@ -4,23 +4,16 @@ one Rasa's own RulePolicy makes on the whole session."""
 
 from __future__ import annotations
 
-import importlib.util
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support import rasa_launcher
+
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "concilia.tar.gz"
-
-
-def _launcher() -> Any:
-    spec = importlib.util.spec_from_file_location("rasa_server", ROOT / "scripts" / "rasa_server.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +52,7 @@ def test_long_conversations_get_rasas_own_predictions(policy_and_domain: tuple[A
     rng = random.Random(9)
     compared = 0
     try:
-        _launcher().rules_on_recent_turns()
+        rasa_launcher().rules_on_recent_turns()
         patched = RulePolicy._prediction_states
         assert patched is not stock
         for conversation in range(3):
