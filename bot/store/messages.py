@@ -147,7 +147,8 @@ class Store:
         def run(session: Session) -> bool:
             if not _mark_answered(session, message_id, at):
                 return False
-            self._save_in(session, list(records))
+            # marked once, here: the replies' own ``answers`` would mark it again, one UPDATE each
+            self._save_in(session, [replace(r, answers=None) for r in records if not r.is_mark])
             return True
 
         return await self.db.write(run)
