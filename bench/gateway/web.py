@@ -44,7 +44,7 @@ import httpx
 
 from bench import OUT, ROOT
 from bench.load.conversations import LIMITS_OFF, timed_loop
-from bench.load.machine import cpu_seconds, machine
+from bench.load.machine import CLK_TCK, cpu_seconds, machine
 from bench.load.profiling import summarise_profile
 from harness.stack import WEB_API_KEY, Gateway, Proc, free_port, start, start_gateway, wait_until
 from harness.traffic import CONVERSATIONS
@@ -109,20 +109,35 @@ async def closed_loop(
     return out
 
 
+def main_thread_cpu(pid: int) -> float:
+    """The CPU seconds of the process's main thread (the event loop); the rest are its other threads
+    (the database thread, nearly all of it)."""
+    try:
+        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def one_round(gateway: Proc, url: str, mode: str, args: argparse.Namespace, label: str) -> dict[str, Any]:
     started: dict[str, float] = {}
 
     def on_start() -> None:
         started["cpu"] = cpu_seconds(gateway.pid) or 0.0
+        started["loop"] = main_thread_cpu(gateway.pid)
 
     tag = f"{mode}-{time.monotonic_ns() % 10**9}"
     s = asyncio.run(closed_loop(url, mode, args.people, args.length, args.seconds, tag, on_start))
     used = (cpu_seconds(gateway.pid) or 0.0) - started["cpu"]
+    loop = main_thread_cpu(gateway.pid) - started["loop"]
     # the CPU is of the whole round; the answered messages are those after the warm-up
-    timed = s["msg_s"] * args.seconds
-    s["gateway_cpu_ms_per_msg"] = round(used / max(1.0, timed) * 1000, 2)
+    timed = max(1.0, s["msg_s"] * args.seconds)
+    s["gateway_cpu_ms_per_msg"] = round(used / timed * 1000, 2)
+    s["event_loop_cpu_ms_per_msg"] = round(loop / timed * 1000, 2)
     print(
-        f"    {label:>8} {mode:>7}: gateway CPU {s['gateway_cpu_ms_per_msg']} ms/msg,"
+        f"    {label:>8} {mode:>7}: gateway CPU {s['gateway_cpu_ms_per_msg']} ms/msg"
+        f" (event loop {s['event_loop_cpu_ms_per_msg']}, other threads"
+        f" {round(s['gateway_cpu_ms_per_msg'] - s['event_loop_cpu_ms_per_msg'], 2)}),"
         f" {s['msg_s']} msg/s, p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms, errors {s['errors']}",
         flush=True,
     )
@@ -157,14 +172,16 @@ def compare(gateways: dict[str, Gateway], modes: list[str], args: argparse.Names
         for label in labels:
             cpu = round(statistics.median(r["gateway_cpu_ms_per_msg"] for r in rounds[label]), 2)
             rate = round(statistics.median(r["msg_s"] for r in rounds[label]), 1)
+            loop = round(statistics.median(r["event_loop_cpu_ms_per_msg"] for r in rounds[label]), 2)
             out[mode][label] = {
                 "rounds": rounds[label],
                 "gateway_cpu_ms_per_msg_median": cpu,
+                "event_loop_cpu_ms_per_msg_median": loop,
                 "msg_s_median": rate,
             }
             print(
                 f"==> {mode}, {label}: gateway CPU ms/msg, median of {args.rounds} rounds: {cpu}"
-                f" ({rate} msg/s)"
+                f" (event loop {loop}; {rate} msg/s)"
             )
     return out
 
