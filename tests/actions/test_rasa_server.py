@@ -57,6 +57,7 @@ def stock_and_cached() -> Iterator[tuple[RemoteAction, Any]]:
         Event.__dict__["resolve_by_type"],
         RulePolicy._prediction_states,
     )
+    endpoint = EndpointConfig.session, EndpointConfig.request
     try:
         rasa_launcher().install()  # every patch: the others are undone below, tested on their own
         assert RemoteAction._validate_action_result is not original
@@ -64,6 +65,7 @@ def stock_and_cached() -> Iterator[tuple[RemoteAction, Any]]:
     finally:
         RemoteAction._validate_action_result = original  # type: ignore[method-assign]
         server.validate_events_in_request_body, Event.resolve_by_type, RulePolicy._prediction_states = others
+        EndpointConfig.session, EndpointConfig.request = endpoint  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize("answer", VALID)
@@ -204,3 +206,53 @@ def test_every_event_type_resolves_to_rasas_own_class(rasa_api_patched: tuple[An
     assert Event.resolve_by_type("topic") is None
     with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
         Event.resolve_by_type("no_such_event")
+
+
+@pytest.fixture
+def kept_connections() -> Iterator[None]:
+    original = EndpointConfig.session, EndpointConfig.request
+    try:
+        rasa_launcher().keep_connections()
+        yield
+    finally:
+        EndpointConfig.session, EndpointConfig.request = original  # type: ignore[method-assign]
+
+
+async def _action_server(port: int, peers: list[Any]) -> Any:
+    from aiohttp import web
+
+    async def webhook(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername") if request.transport else None)
+        return web.json_response({"echo": (await request.json())["n"]})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+def test_calls_share_one_connection_and_survive_a_restart_of_the_server(kept_connections: None) -> None:
+    import asyncio
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+
+    async def scenario() -> None:
+        peers: list[Any] = []
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+        runner = await _action_server(port, peers)
+        answers = [await endpoint.request(json={"n": n}, method="post") for n in range(3)]
+        assert answers == [{"echo": 0}, {"echo": 1}, {"echo": 2}]
+        assert len(set(peers)) == 1  # one client port: one connection for the three calls
+        await runner.cleanup()  # the action server restarts: the kept connection is closed under us
+        runner = await _action_server(port, peers)
+        assert await endpoint.request(json={"n": 3}, method="post") == {"echo": 3}
+        assert len(set(peers)) == 2
+        await runner.cleanup()
+        await endpoint.session().session.close()
+
+    asyncio.run(scenario())
