@@ -72,7 +72,7 @@ def _near(stems: list[str], wanted: frozenset[str]) -> bool:
     "elementare" at its end are not "prima elementare"."""
     span = len(wanted) + 3
     if len(wanted) == 1:
-        return any(_has(frozenset((stem,)), next(iter(wanted))) for stem in stems)
+        return _has(frozenset(stems), next(iter(wanted)))
     for start in range(max(1, len(stems) - span + 1)):
         window = frozenset(stems[start : start + span])
         if all(_has(window, word) for word in wanted):

@@ -62,10 +62,18 @@ def rasa_argv(argv: list[str], environ: dict[str, str]) -> list[str]:
     return ["rasa", *argv, "--jwt-secret", secret, "--jwt-method", JWT_METHOD]
 
 
+def checked_validator(schema: dict[str, Any]) -> Any:
+    """A jsonschema validator of ``schema``, the schema itself checked against its meta-schema once."""
+    from jsonschema.validators import validator_for
+
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
 def install() -> None:
     from jsonschema import ValidationError
     from jsonschema.exceptions import best_match
-    from jsonschema.validators import validator_for
     from rasa.core.actions import action as rasa_action
     from rasa.shared.constants import DOCS_BASE_URL
 
@@ -75,10 +83,7 @@ def install() -> None:
 
     @functools.lru_cache(maxsize=1)
     def validator() -> Any:
-        schema = rasa_action.RemoteAction.action_response_format_spec()
-        cls = validator_for(schema)
-        cls.check_schema(schema)
-        return cls(schema)
+        return checked_validator(rasa_action.RemoteAction.action_response_format_spec())
 
     quick = quick_check(rasa_action.RemoteAction.action_response_format_spec())
 
@@ -111,14 +116,11 @@ def validate_api_events_once() -> None:
     the same error."""
     import jsonschema
     from jsonschema.exceptions import best_match
-    from jsonschema.validators import validator_for
     from rasa import server
 
     if not hasattr(server, "validate_events_in_request_body") or not hasattr(server, "EVENTS_SCHEMA"):
         raise RuntimeError("this Rasa has no server.validate_events_in_request_body: update rasa_server.py")
-    cls = validator_for(server.EVENTS_SCHEMA)
-    cls.check_schema(server.EVENTS_SCHEMA)
-    validator = cls(server.EVENTS_SCHEMA)
+    validator = checked_validator(server.EVENTS_SCHEMA)
 
     def validate_events_in_request_body(request: Any) -> None:
         events = request.json if isinstance(request.json, list) else [request.json]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.load.machine import cpu_seconds
 from bot.assistant.rasa import rasa_jwt
 
 MESSAGES = [
@@ -30,11 +31,6 @@ MESSAGES = [
     "grazie",
     "nido aperto il sabato a Legnano",
 ]
-
-
-def cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
-    return (int(fields[11]) + int(fields[12])) / 100
 
 
 def main() -> int:
@@ -77,10 +73,11 @@ def main() -> int:
         ("the old one erased (PUT no events)", erase),
         ("an ordinary message, for reference", message),
     ):
-        start = cpu(args.pid)
+        start = cpu_seconds(args.pid) or 0.0
         for sender in senders:
             call(sender)
-        print(f"{name}: {(cpu(args.pid) - start) / n * 1000:.1f} ms of Rasa's CPU a call", flush=True)
+        spent = (cpu_seconds(args.pid) or 0.0) - start
+        print(f"{name}: {spent / n * 1000:.1f} ms of Rasa's CPU a call", flush=True)
     return 0
 
 
